@@ -1,0 +1,61 @@
+package deptest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/kuguri/kuguri"
+
+// forbidden lists, per package, the import path prefixes that must not appear
+// among its transitive dependencies.
+var forbidden = map[string][]string{
+	mod + "/profile": {
+		"golang.org/x/crypto/ssh", "github.com/spf13/cobra", "charm.land/", "github.com/charmbracelet/",
+		mod + "/tunnel", mod + "/tui", mod + "/cmd", mod + "/internal/",
+	},
+	mod + "/tunnel": {
+		"github.com/spf13/cobra", "github.com/spf13/viper", "charm.land/", "github.com/charmbracelet/",
+		mod + "/tui", mod + "/cmd", mod + "/internal/control",
+	},
+	mod + "/tunnel/api": {
+		"golang.org/x/crypto/ssh", "github.com/spf13/cobra", "charm.land/", mod + "/tunnel/internal",
+		mod + "/tui", mod + "/internal/",
+	},
+	mod + "/tui": {
+		"golang.org/x/crypto/ssh", "github.com/spf13/cobra", "github.com/spf13/viper", mod + "/cmd",
+	},
+	mod + "/internal/control": {
+		"golang.org/x/crypto/ssh", "github.com/spf13/cobra", "charm.land/", mod + "/tui",
+	},
+}
+
+func TestDependencyDirection(t *testing.T) {
+	for pkg, bad := range forbidden {
+		t.Run(strings.TrimPrefix(pkg, mod+"/"), func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-json=ImportPath", pkg).Output()
+			if err != nil {
+				t.Fatalf("go list -deps %s: %v", pkg, err)
+			}
+			dec := json.NewDecoder(strings.NewReader(string(out)))
+			n := 0
+			for dec.More() {
+				var p struct{ ImportPath string }
+				if err := dec.Decode(&p); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				for _, b := range bad {
+					if p.ImportPath == b || strings.HasPrefix(p.ImportPath, b) {
+						t.Errorf("%s depends on %s (forbidden: %s)", pkg, p.ImportPath, b)
+					}
+				}
+			}
+			if n < 2 {
+				t.Fatalf("go list -deps %s listed %d packages: the check would be vacuous", pkg, n)
+			}
+		})
+	}
+}
