@@ -15,9 +15,9 @@ import (
 type marker uint8
 
 const (
-	markNone marker = iota
-	markCA          // @cert-authority
-	markRevoked     // @revoked
+	markNone    marker = iota
+	markCA             // @cert-authority
+	markRevoked        // @revoked
 )
 
 // entry is one usable known_hosts line.
