@@ -1,0 +1,272 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/kuguri/kuguri/internal/hostkeys"
+	"github.com/kuguri/kuguri/internal/sshauth"
+	"github.com/kuguri/kuguri/profile"
+	"github.com/kuguri/kuguri/tunnel/api"
+)
+
+// HopError is a failure to reach or log in to one hop of a chain. It wraps
+// exactly one of api.ErrHostKey, api.ErrAuth and api.ErrNetwork (Kind) plus
+// the underlying error.
+type HopError struct {
+	Hop  int    // 1-based position in the chain
+	Name string // the hop as written in the profile
+	Addr string // host:port dialled
+	Kind error  // api.ErrHostKey, api.ErrAuth or api.ErrNetwork
+	Err  error
+}
+
+func (e *HopError) Error() string {
+	if e.Name == "" || e.Name == e.Addr || strings.HasPrefix(e.Addr, e.Name+":") {
+		return fmt.Sprintf("hop %d (%s): %v", e.Hop, e.Addr, e.Err)
+	}
+	return fmt.Sprintf("hop %d (%s %s): %v", e.Hop, e.Name, e.Addr, e.Err)
+}
+
+func (e *HopError) Unwrap() []error {
+	if errors.Is(e.Err, e.Kind) {
+		return []error{e.Err}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// hopSetup builds what one hop's handshake needs. The default uses
+// internal/hostkeys and internal/sshauth; tests replace it.
+type hopSetup interface {
+	hostKey(ctx context.Context, hop int, h profile.Hop) (cb ssh.HostKeyCallback, algos []string, err error)
+	auth(hop int, h profile.Hop) (methods []ssh.AuthMethod, closer func(), err error)
+}
+
+// authShared is what every profile of a Manager (or one Check / Trust call)
+// shares for authentication: one sshauth.Cache, so each passphrase is asked
+// once per run.
+type authShared struct {
+	prompter api.Prompter
+	logger   *slog.Logger
+	getenv   func(string) string
+
+	cacheOnce sync.Once
+	cache     *sshauth.Cache
+}
+
+// sshSetup is the production hopSetup for one profile.
+type sshSetup struct {
+	shared  *authShared
+	profile string
+}
+
+func (s sshSetup) hostKey(ctx context.Context, hop int, h profile.Hop) (ssh.HostKeyCallback, []string, error) {
+	c, err := hostkeys.New(hostkeys.Config{
+		Profile:      s.profile,
+		Hop:          hop,
+		HopName:      h.Name,
+		Files:        h.KnownHostsFiles,
+		HostKeyAlias: h.HostKeyAlias,
+		Strict:       h.StrictHostKeyChecking,
+		Hash:         h.HashKnownHosts,
+		Prompter:     s.shared.prompter,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.CallbackContext(ctx), c.HostKeyAlgorithms(h.Addr()), nil
+}
+
+func (s sshSetup) auth(hop int, h profile.Hop) ([]ssh.AuthMethod, func(), error) {
+	s.shared.cacheOnce.Do(func() { s.shared.cache = sshauth.NewCache() })
+	return sshauth.Methods(sshauth.Config{
+		Profile:  s.profile,
+		Hop:      h,
+		Prompter: s.shared.prompter,
+		Cache:    s.shared.cache,
+		Logger:   s.shared.logger,
+		Getenv:   s.shared.getenv,
+	})
+}
+
+// chain is a dialled jump chain: clients[0] is hop 1, the last is the
+// target. Close closes them in reverse.
+type chain struct {
+	clients []*ssh.Client
+}
+
+func (c *chain) last() *ssh.Client { return c.clients[len(c.clients)-1] }
+
+func (c *chain) Close() error {
+	var first error
+	for i := len(c.clients) - 1; i >= 0; i-- {
+		if err := c.clients[i].Close(); err != nil && first == nil && !errors.Is(err, net.ErrClosed) {
+			first = err
+		}
+	}
+	return first
+}
+
+// hopTiming is one hop's phases, for Check.
+type hopTiming struct {
+	Connect   time.Duration // TCP (or ProxyCommand start, or channel through the previous hop)
+	Handshake time.Duration // key exchange, host key and authentication
+}
+
+// dialer dials chains. Safe for concurrent use.
+type dialer struct {
+	version string
+	setup   hopSetup
+	logger  *slog.Logger
+	// dialTCP dials hop 1 when it has no ProxyCommand; nil = net.Dialer with
+	// keepalive and (Linux) TCP_USER_TIMEOUT.
+	dialTCP func(ctx context.Context, addr string, s profile.Settings) (net.Conn, error)
+}
+
+func (d *dialer) clientVersion() string {
+	v := d.version
+	if v == "" {
+		v = "dev"
+	}
+	v = strings.Map(func(r rune) rune {
+		if r <= ' ' || r > '~' || r == '-' {
+			return '_'
+		}
+		return r
+	}, v)
+	return "SSH-2.0-kuguri_" + v
+}
+
+func hopTimeout(h profile.Hop, s profile.Settings) time.Duration {
+	if h.ConnectTimeout > 0 {
+		return h.ConnectTimeout
+	}
+	if s.ConnectTimeout > 0 {
+		return s.ConnectTimeout
+	}
+	return 15 * time.Second
+}
+
+// dial dials every hop of r in turn. On error, the clients dialled so far
+// are closed and the error is a *HopError. timings, when not nil, receives
+// one entry per hop reached.
+func (d *dialer) dial(ctx context.Context, r *profile.Resolved, timings *[]hopTiming) (*chain, error) {
+	if len(r.Hops) == 0 {
+		return nil, fmt.Errorf("profile %q has no hops: %w", r.Name, api.ErrConfig)
+	}
+	c := &chain{clients: make([]*ssh.Client, 0, len(r.Hops))}
+	for i, h := range r.Hops {
+		var prev *ssh.Client
+		if i > 0 {
+			prev = c.clients[i-1]
+		}
+		cl, t, err := d.dialHop(ctx, i+1, h, r.Settings, prev)
+		if timings != nil {
+			*timings = append(*timings, t)
+		}
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.clients = append(c.clients, cl)
+	}
+	return c, nil
+}
+
+func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Settings, prev *ssh.Client) (*ssh.Client, hopTiming, error) {
+	var t hopTiming
+	fail := func(kind, err error) (*ssh.Client, hopTiming, error) {
+		return nil, t, &HopError{Hop: n, Name: h.Name, Addr: h.Addr(), Kind: kind, Err: err}
+	}
+	timeout := hopTimeout(h, s)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	timedOut := func(err error) error {
+		if ctx.Err() == nil && hctx.Err() != nil {
+			return fmt.Errorf("timed out after %v: %w", timeout, err)
+		}
+		return err
+	}
+
+	start := time.Now()
+	var conn net.Conn
+	var err error
+	switch {
+	case prev != nil:
+		conn, err = prev.DialContext(hctx, "tcp", h.Addr())
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) {
+			err = fmt.Errorf("previous hop refused to connect: %w", err)
+		}
+	case h.ProxyCommand != "":
+		conn, err = proxyCommandConn(hctx, h.ProxyCommand, h.Addr())
+	case d.dialTCP != nil:
+		conn, err = d.dialTCP(hctx, h.Addr(), s)
+	default:
+		conn, err = dialTCP(hctx, h.Addr(), s, timeout)
+	}
+	t.Connect = time.Since(start)
+	if err != nil {
+		return fail(api.ErrNetwork, timedOut(err))
+	}
+
+	cb, algos, err := d.setup.hostKey(hctx, n, h)
+	if err != nil {
+		conn.Close()
+		return fail(api.ErrHostKey, err)
+	}
+	methods, closer, err := d.setup.auth(n, h)
+	if err != nil {
+		conn.Close()
+		return fail(api.ErrAuth, err)
+	}
+	if closer != nil {
+		defer closer()
+	}
+	cfg := &ssh.ClientConfig{
+		User:              h.User,
+		Auth:              methods,
+		HostKeyCallback:   cb,
+		HostKeyAlgorithms: algos,
+		ClientVersion:     d.clientVersion(),
+		Timeout:           timeout,
+	}
+	// x/crypto's Timeout covers only TCP: bound the handshake by closing the
+	// connection when hctx ends.
+	stop := context.AfterFunc(hctx, func() { conn.Close() })
+	hs := time.Now()
+	sc, chans, reqs, err := ssh.NewClientConn(conn, h.Addr(), cfg)
+	t.Handshake = time.Since(hs)
+	if !stop() && err == nil {
+		// The context ended right as the handshake finished: the conn is closed.
+		sc.Close()
+		err = hctx.Err()
+	}
+	if err != nil {
+		conn.Close()
+		return fail(classifyHandshake(err), timedOut(err))
+	}
+	return ssh.NewClient(sc, chans, reqs), t, nil
+}
+
+// classifyHandshake says which class a handshake error belongs to.
+func classifyHandshake(err error) error {
+	switch {
+	case errors.Is(err, api.ErrHostKey):
+		return api.ErrHostKey
+	case errors.Is(err, api.ErrAuth), errors.Is(err, api.ErrNoPrompter):
+		return api.ErrAuth
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		// TODO: use sshauth.AsAuthError once internal/sshauth exports it.
+		return api.ErrAuth
+	}
+	return api.ErrNetwork
+}

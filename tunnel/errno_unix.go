@@ -1,0 +1,7 @@
+//go:build !windows
+
+package tunnel
+
+import "syscall"
+
+const syscallEADDRINUSE = syscall.EADDRINUSE
