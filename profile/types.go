@@ -21,6 +21,10 @@ type Config struct {
 	// Warnings are problems that do not stop loading (an ssh_config Match
 	// block the parser cannot read, ...), each naming its file.
 	Warnings []string
+
+	// ld is what Load knew (environment, parsed ssh_config, field lines);
+	// nil for a Config built in memory.
+	ld *loadState
 }
 
 // Settings are the tunables a profile inherits from `defaults:`.
