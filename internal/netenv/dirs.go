@@ -62,16 +62,15 @@ func RuntimeDir(getenv func(string) string) string {
 }
 
 // StateDir returns the directory for state kept across runs (the TUI's log
-// file): $XDG_STATE_HOME/kuguri, else ~/.local/state/kuguri. It does not
-// create the directory.
-func StateDir(getenv func(string) string) (string, error) {
+// file): $XDG_STATE_HOME/kuguri, else ~/.local/state/kuguri, else (no home
+// at all) a "kuguri" directory under os.TempDir(). It does not create it.
+func StateDir(getenv func(string) string) string {
 	getenv = orOS(getenv)
 	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "kuguri"), nil
+		return filepath.Join(d, "kuguri")
 	}
-	h, err := Home(getenv)
-	if err != nil {
-		return "", fmt.Errorf("state directory: %w", err)
+	if h, err := Home(getenv); err == nil {
+		return filepath.Join(h, ".local", "state", "kuguri")
 	}
-	return filepath.Join(h, ".local", "state", "kuguri"), nil
+	return filepath.Join(os.TempDir(), "kuguri")
 }
