@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"charm.land/lipgloss/v2"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/kuguri/kuguri/tunnel/api"
@@ -119,7 +119,13 @@ func (m Model) renderBottom() []string {
 		if m.statusErr {
 			st = m.st.errText
 		}
-		lines = append(lines, st.Render(fit(m.status, w)))
+		wrapped := wrapLines(m.status, w)
+		if len(wrapped) > 3 {
+			wrapped = append(wrapped[:2:2], fit(strings.Join(wrapped[2:], " "), w))
+		}
+		for _, l := range wrapped {
+			lines = append(lines, st.Render(l))
+		}
 	}
 	if m.attached && !m.narrow() {
 		lines = append(lines, m.st.dim.Render(fit("q leaves the tunnels up in `kuguri up`", w)))
