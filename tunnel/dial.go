@@ -46,8 +46,10 @@ func (e *HopError) Unwrap() []error {
 // hopSetup builds what one hop's handshake needs. The default uses
 // internal/hostkeys and internal/sshauth; tests replace it.
 type hopSetup interface {
-	hostKey(ctx context.Context, hop int, h profile.Hop) (cb ssh.HostKeyCallback, algos []string, err error)
-	auth(hop int, h profile.Hop) (methods []ssh.AuthMethod, closer func(), err error)
+	// p is the Prompter to use: the dialer wraps the run's Prompter so that
+	// time spent waiting for a person does not count against the timeout.
+	hostKey(ctx context.Context, hop int, h profile.Hop, p api.Prompter) (cb ssh.HostKeyCallback, algos []string, err error)
+	auth(hop int, h profile.Hop, p api.Prompter) (methods []ssh.AuthMethod, closer func(), err error)
 }
 
 // authShared is what every profile of a Manager (or one Check / Trust call)
@@ -68,7 +70,7 @@ type sshSetup struct {
 	profile string
 }
 
-func (s sshSetup) hostKey(ctx context.Context, hop int, h profile.Hop) (ssh.HostKeyCallback, []string, error) {
+func (s sshSetup) hostKey(ctx context.Context, hop int, h profile.Hop, p api.Prompter) (ssh.HostKeyCallback, []string, error) {
 	c, err := hostkeys.New(hostkeys.Config{
 		Profile:      s.profile,
 		Hop:          hop,
@@ -77,7 +79,7 @@ func (s sshSetup) hostKey(ctx context.Context, hop int, h profile.Hop) (ssh.Host
 		HostKeyAlias: h.HostKeyAlias,
 		Strict:       h.StrictHostKeyChecking,
 		Hash:         h.HashKnownHosts,
-		Prompter:     s.shared.prompter,
+		Prompter:     p,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -85,12 +87,12 @@ func (s sshSetup) hostKey(ctx context.Context, hop int, h profile.Hop) (ssh.Host
 	return c.CallbackContext(ctx), c.HostKeyAlgorithms(h.Addr()), nil
 }
 
-func (s sshSetup) auth(hop int, h profile.Hop) ([]ssh.AuthMethod, func(), error) {
+func (s sshSetup) auth(hop int, h profile.Hop, p api.Prompter) ([]ssh.AuthMethod, func(), error) {
 	s.shared.cacheOnce.Do(func() { s.shared.cache = sshauth.NewCache() })
 	return sshauth.Methods(sshauth.Config{
 		Profile:  s.profile,
 		Hop:      h,
-		Prompter: s.shared.prompter,
+		Prompter: p,
 		Cache:    s.shared.cache,
 		Logger:   s.shared.logger,
 		Getenv:   s.shared.getenv,
@@ -123,8 +125,9 @@ type hopTiming struct {
 
 // dialer dials chains. Safe for concurrent use.
 type dialer struct {
-	version string
-	setup   hopSetup
+	version  string
+	setup    hopSetup
+	prompter api.Prompter
 	logger  *slog.Logger
 	// dialTCP dials hop 1 when it has no ProxyCommand; nil = net.Dialer with
 	// keepalive and (Linux) TCP_USER_TIMEOUT.
@@ -187,10 +190,13 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 		return nil, t, &HopError{Hop: n, Name: h.Name, Addr: h.Addr(), Kind: kind, Err: err}
 	}
 	timeout := hopTimeout(h, s)
-	hctx, cancel := context.WithTimeout(ctx, timeout)
+	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	guard := newHopGuard(timeout, cancel)
+	defer guard.stop()
+	prompter := guardedPrompter{p: d.prompter, g: guard}
 	timedOut := func(err error) error {
-		if ctx.Err() == nil && hctx.Err() != nil {
+		if ctx.Err() == nil && guard.expired() {
 			return fmt.Errorf("timed out after %v: %w", timeout, err)
 		}
 		return err
@@ -218,12 +224,12 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 		return fail(api.ErrNetwork, timedOut(err))
 	}
 
-	cb, algos, err := d.setup.hostKey(hctx, n, h)
+	cb, algos, err := d.setup.hostKey(hctx, n, h, prompter)
 	if err != nil {
 		conn.Close()
 		return fail(api.ErrHostKey, err)
 	}
-	methods, closer, err := d.setup.auth(n, h)
+	methods, closer, err := d.setup.auth(n, h, prompter)
 	if err != nil {
 		conn.Close()
 		return fail(api.ErrAuth, err)
@@ -269,4 +275,81 @@ func classifyHandshake(err error) error {
 		return api.ErrAuth
 	}
 	return api.ErrNetwork
+}
+
+// hopGuard bounds one hop's connection and handshake by its timeout, paused
+// while a person is being asked something.
+type hopGuard struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	timeout time.Duration
+	asking  int  // guarded by mu
+	fired   bool // guarded by mu
+}
+
+func newHopGuard(timeout time.Duration, cancel func()) *hopGuard {
+	g := &hopGuard{timeout: timeout}
+	g.timer = time.AfterFunc(timeout, func() {
+		g.mu.Lock()
+		if g.asking > 0 {
+			g.mu.Unlock()
+			return
+		}
+		g.fired = true
+		g.mu.Unlock()
+		cancel()
+	})
+	return g
+}
+
+func (g *hopGuard) pause() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asking++
+	g.timer.Stop()
+}
+
+// resume restarts the full timeout once nobody is being asked.
+func (g *hopGuard) resume() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asking--
+	if g.asking == 0 && !g.fired {
+		g.timer.Reset(g.timeout)
+	}
+}
+
+func (g *hopGuard) stop() { g.timer.Stop() }
+
+func (g *hopGuard) expired() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.fired
+}
+
+// guardedPrompter pauses a hop's timeout while the Prompter waits for a
+// person.
+type guardedPrompter struct {
+	p api.Prompter
+	g *hopGuard
+}
+
+var _ api.Prompter = guardedPrompter{}
+
+func (gp guardedPrompter) HostKey(ctx context.Context, q api.HostKeyQuestion) (api.HostKeyDecision, error) {
+	gp.g.pause()
+	defer gp.g.resume()
+	return gp.p.HostKey(ctx, q)
+}
+
+func (gp guardedPrompter) Passphrase(ctx context.Context, q api.PassphraseQuestion) ([]byte, error) {
+	gp.g.pause()
+	defer gp.g.resume()
+	return gp.p.Passphrase(ctx, q)
+}
+
+func (gp guardedPrompter) KeyboardInteractive(ctx context.Context, q api.KeyboardInteractiveQuestion) ([]string, error) {
+	gp.g.pause()
+	defer gp.g.resume()
+	return gp.p.KeyboardInteractive(ctx, q)
 }

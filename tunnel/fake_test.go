@@ -285,7 +285,7 @@ type fakeSetup struct {
 	signer ssh.Signer
 }
 
-func (f *fakeSetup) hostKey(ctx context.Context, hop int, h profile.Hop) (ssh.HostKeyCallback, []string, error) {
+func (f *fakeSetup) hostKey(ctx context.Context, hop int, h profile.Hop, _ api.Prompter) (ssh.HostKeyCallback, []string, error) {
 	want := f.keys[h.Addr()]
 	return func(_ string, _ net.Addr, key ssh.PublicKey) error {
 		if want == nil || string(want.Marshal()) != string(key.Marshal()) {
@@ -295,7 +295,7 @@ func (f *fakeSetup) hostKey(ctx context.Context, hop int, h profile.Hop) (ssh.Ho
 	}, nil, nil
 }
 
-func (f *fakeSetup) auth(hop int, h profile.Hop) ([]ssh.AuthMethod, func(), error) {
+func (f *fakeSetup) auth(hop int, h profile.Hop, _ api.Prompter) ([]ssh.AuthMethod, func(), error) {
 	return []ssh.AuthMethod{ssh.PublicKeys(f.signer)}, nil, nil
 }
 

@@ -29,6 +29,8 @@ type Options struct {
 	// dial of the first hop.
 	setup   func(profileName string) hopSetup
 	resolve func(cfg *profile.Config, name string) (*profile.Resolved, error)
+	// noNetwatch turns off route and wake polling.
+	noNetwatch bool
 	dialTCP func(ctx context.Context, addr string, s profile.Settings) (net.Conn, error)
 }
 
@@ -51,7 +53,7 @@ func (o Options) withDefaults() Options {
 // dialerFor builds the dialer of one profile; shared carries the run's
 // passphrase cache.
 func (o Options) dialerFor(name string, shared *authShared) *dialer {
-	d := &dialer{version: o.Version, logger: o.Logger, dialTCP: o.dialTCP}
+	d := &dialer{version: o.Version, logger: o.Logger, dialTCP: o.dialTCP, prompter: o.Prompter}
 	if o.setup != nil {
 		d.setup = o.setup(name)
 	} else {
@@ -229,6 +231,7 @@ func (m *Manager) spawnLocked(e *entry) {
 	}
 	logger := m.logger.With("profile", r.Name)
 	s := newSupervisor(r, m.opts.dialerFor(r.Name, m.shared), m.opts.Clock, logger, e.events, m.notify, hops, sshCommand(r))
+	s.netwatch = !m.opts.noNetwatch
 	ctx, cancel := context.WithCancel(m.runCtx)
 	e.sup, e.cancel = s, cancel
 	m.profiles.Add(1)

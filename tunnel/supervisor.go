@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kuguri/kuguri/internal/netwatch"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -39,6 +40,7 @@ type supervisor struct {
 	forwards []*forward
 	forceCh  chan struct{} // buffered 1: drop the link and redial now
 	probeCh  chan struct{} // buffered 1: probe now, redial at once if dead
+	netwatch bool          // watch the route and the wall clock, kick on change
 	done     chan struct{} // closed when run returns
 	first    chan struct{} // closed when the first attempt has a result
 
@@ -203,6 +205,13 @@ func (s *supervisor) run(ctx context.Context) {
 			wg.Add(1)
 			go f.serve(lctx, ln, &wg, s.board, s.clock, s.holdTimeout())
 		}
+	}
+	if s.netwatch {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.watchNetwork(lctx)
+		}()
 	}
 	s.loop(ctx, &wg)
 	if ctx.Err() != nil {
@@ -433,6 +442,33 @@ func (s *supervisor) hold(ctx context.Context, ch *chain) (error, bool) {
 			return linkErr("no keepalive reply for %v (%d × %v)", dead, countMax, interval), false
 		case <-kickC:
 			return linkErr("no keepalive reply within %v after a network change", min(interval, maxKickWait)), true
+		}
+	}
+}
+
+// watchNetwork polls the route to the first hop and the wall clock
+// (internal/netwatch) and kicks the supervisor when the source address
+// changes or the machine woke up.
+func (s *supervisor) watchNetwork(ctx context.Context) {
+	w := netwatch.New(netwatch.Config{
+		Target: s.r.Hops[0].Addr(),
+		Now:    s.clock.Now,
+		Logger: s.logger,
+	})
+	// Polled on the real clock: a wake is a jump of the wall clock between
+	// two polls, which only real polling sees.
+	t := time.NewTicker(w.Interval())
+	defer t.Stop()
+	w.Tick(ctx) // baseline
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c, ok := w.Tick(ctx); ok {
+			s.event(slog.LevelInfo, "network: "+c.Reason)
+			s.kick()
 		}
 	}
 }
