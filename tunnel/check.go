@@ -164,4 +164,3 @@ func Trust(ctx context.Context, r *profile.Resolved, opts Options) error {
 	}
 	return ch.Close()
 }
-

@@ -128,7 +128,7 @@ type dialer struct {
 	version  string
 	setup    hopSetup
 	prompter api.Prompter
-	logger  *slog.Logger
+	logger   *slog.Logger
 	// dialTCP dials hop 1 when it has no ProxyCommand; nil = net.Dialer with
 	// keepalive and (Linux) TCP_USER_TIMEOUT.
 	dialTCP func(ctx context.Context, addr string, s profile.Settings) (net.Conn, error)

@@ -31,7 +31,7 @@ type Options struct {
 	resolve func(cfg *profile.Config, name string) (*profile.Resolved, error)
 	// noNetwatch turns off route and wake polling.
 	noNetwatch bool
-	dialTCP func(ctx context.Context, addr string, s profile.Settings) (net.Conn, error)
+	dialTCP    func(ctx context.Context, addr string, s profile.Settings) (net.Conn, error)
 }
 
 func (o Options) withDefaults() Options {
