@@ -258,6 +258,7 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 	}
 	if err != nil {
 		conn.Close()
+		err = sshauth.AsAuthError("", err)
 		return fail(classifyHandshake(err), timedOut(err))
 	}
 	return ssh.NewClient(sc, chans, reqs), t, nil
@@ -269,9 +270,6 @@ func classifyHandshake(err error) error {
 	case errors.Is(err, api.ErrHostKey):
 		return api.ErrHostKey
 	case errors.Is(err, api.ErrAuth), errors.Is(err, api.ErrNoPrompter):
-		return api.ErrAuth
-	case strings.Contains(err.Error(), "unable to authenticate"):
-		// TODO: use sshauth.AsAuthError once internal/sshauth exports it.
 		return api.ErrAuth
 	}
 	return api.ErrNetwork

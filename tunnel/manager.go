@@ -242,25 +242,13 @@ func (m *Manager) spawnLocked(e *entry) {
 	}()
 }
 
-// resolve calls cfg.Resolve(name).
-//
-// TODO: call cfg.Resolve directly once profile's resolver lands; until then
-// this compiles against the model types alone.
 func resolve(cfg *profile.Config, name string) (*profile.Resolved, error) {
-	type resolver interface {
-		Resolve(name string) (*profile.Resolved, error)
-	}
-	if r, ok := any(cfg).(resolver); ok {
-		return r.Resolve(name)
-	}
-	return nil, fmt.Errorf("profile %q: the resolver is not available in this build: %w", name, api.ErrConfig)
+	return cfg.Resolve(name)
 }
 
 // sshCommand is the equivalent OpenSSH command line.
 func sshCommand(r *profile.Resolved) string {
-	// TODO: profile.ShellJoin(r.SSHCommand()) once the profile package
-	// exports it (being written by the profile helper).
-	return ""
+	return profile.ShellJoin(r.SSHCommand())
 }
 
 func (m *Manager) lookup(names []string) ([]*entry, error) {
