@@ -86,6 +86,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
+				// Closed by the AfterFunc; close again to wait until the
+				// socket file is gone.
+				ln.Close()
 				return nil
 			}
 			if errors.Is(err, net.ErrClosed) {
@@ -99,6 +102,7 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 			select {
 			case <-ctx.Done():
 				t.Stop()
+				ln.Close()
 				return nil
 			case <-t.C:
 			}
@@ -381,28 +385,29 @@ func (ss *session) writeLoop() {
 			}
 		}
 		fatal := false
-		for _, r := range replies {
+		for i, r := range replies {
 			if !ss.write(w, r.resp) {
 				return
 			}
-			fatal = fatal || r.fatal
+			if r.fatal {
+				// Nothing follows the reason for closing.
+				fatal, replies = true, replies[:i]
+				break
+			}
 		}
 		if err := ss.flush(w); err != nil {
 			return
 		}
+		if fatal {
+			ss.cancel()
+			return
+		}
 		for _, r := range replies {
-			if r.fatal {
-				continue
-			}
 			ss.mu.Lock()
 			delete(ss.pending, r.resp.ID)
 			delete(ss.watching, r.resp.ID)
 			ss.mu.Unlock()
 			<-ss.sem
-		}
-		if fatal {
-			ss.cancel()
-			return
 		}
 		ss.maybeFinish()
 	}
