@@ -20,6 +20,10 @@ type keyMap struct {
 
 	// Actions are Options.Actions, in order.
 	Actions []key.Binding
+
+	// narrow puts help and quit first in the short help, so that they
+	// survive the truncation of a phone-sized line.
+	narrow bool
 }
 
 func newKeyMap(attached bool, actions []Action) keyMap {
@@ -47,6 +51,10 @@ func newKeyMap(attached bool, actions []Action) keyMap {
 
 // ShortHelp is the one line always shown at the bottom.
 func (k keyMap) ShortHelp() []key.Binding {
+	if k.narrow {
+		b := []key.Binding{k.Toggle, k.Help, k.Quit, k.Reconnect, k.Log, k.Copy}
+		return append(b, k.Actions...)
+	}
 	b := []key.Binding{k.Toggle, k.Reconnect, k.Log, k.Copy}
 	b = append(b, k.Actions...)
 	return append(b, k.Help, k.Quit)
@@ -82,12 +90,12 @@ type promptKeyMap struct {
 
 func newPromptKeyMap() promptKeyMap {
 	return promptKeyMap{
-		Submit:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
+		Submit:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "ok")),
 		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 		Next:    key.NewBinding(key.WithKeys("tab", "down"), key.WithHelp("tab/↓", "next")),
 		Prev:    key.NewBinding(key.WithKeys("shift+tab", "up"), key.WithHelp("shift+tab/↑", "prev")),
-		Once:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "accept once")),
-		Save:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "accept+save")),
+		Once:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "once")),
+		Save:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save")),
 		Reject:  key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "reject")),
 		Dismiss: key.NewBinding(key.WithKeys("enter", "esc"), key.WithHelp("enter/esc", "dismiss")),
 		ForceQ:  key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
@@ -99,7 +107,7 @@ func (k promptKeyMap) ShortHelp() []key.Binding {
 	case k.errorBox:
 		return []key.Binding{k.Dismiss, k.ForceQ}
 	case k.choosing:
-		return []key.Binding{k.Next, k.Submit, k.Once, k.Save, k.Reject}
+		return []key.Binding{k.Once, k.Save, k.Reject, k.Submit, k.Next}
 	}
 	return []key.Binding{k.Submit, k.Next, k.Cancel}
 }

@@ -145,7 +145,9 @@ func (m Model) renderBottom() []string {
 	case m.showCopy:
 		h = ""
 	default:
-		h = m.help.View(m.keys)
+		km := m.keys
+		km.narrow = m.narrow()
+		h = m.help.View(km)
 	}
 	for _, l := range strings.Split(h, "\n") {
 		lines = append(lines, fit(l, w))
@@ -399,16 +401,32 @@ fitted:
 	for i, p := range ps {
 		line := row(m.marker(i), func(c column) string { return c.cells[i] })
 		block := []string{fit(line, w)}
-		if extra := profileExtra(p); extra != "" {
-			st := m.st.dim
-			if p.State == api.Failed {
-				st = m.st.errText
-			}
-			block = append(block, st.Render(fit("    "+extra, w)))
-		}
+		block = append(block, m.extraLines(p)...)
 		blocks = append(blocks, block)
 	}
 	return head, blocks
+}
+
+// extraLines renders a profile's note or error under its row, indented,
+// in at most two lines.
+func (m Model) extraLines(p api.Profile) []string {
+	extra := profileExtra(p)
+	if extra == "" {
+		return nil
+	}
+	st := m.st.dim
+	if p.State == api.Failed {
+		st = m.st.errText
+	}
+	lines := wrapLines(extra, max(m.width-4, 1))
+	if len(lines) > 2 {
+		lines = append(lines[:1:1], fit(strings.Join(lines[1:], " "), max(m.width-4, 1)))
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = st.Render("    " + l)
+	}
+	return out
 }
 
 // profileExtra is a profile's note, or its last error while it is not up.
@@ -426,10 +444,18 @@ func profileExtra(p api.Profile) string {
 // name and state on one line when they fit, else the state below.
 func (m Model) narrowProfiles() [][]string {
 	w := m.width
+	nameW := 0
+	for _, p := range m.snap.Profiles {
+		nameW = max(nameW, ansi.StringWidth(p.Name))
+	}
+	nameW = min(nameW, w/3)
 	var blocks [][]string
 	for i, p := range m.snap.Profiles {
 		name := fit(m.nameCell(i, p.Name), max(w-2, 1))
 		state := m.stateCell(p)
+		if ansi.StringWidth(name) <= nameW {
+			name = padRight(name, nameW)
+		}
 		first := m.marker(i) + name
 		var block []string
 		if ansi.StringWidth(first)+2+ansi.StringWidth(state) <= w {
@@ -444,12 +470,8 @@ func (m Model) narrowProfiles() [][]string {
 				block = append(block, "    "+m.st.stateStyle[p.State].Render(l))
 			}
 		}
-		if extra := profileExtra(p); extra != "" && i == m.selected {
-			st := m.st.dim
-			if p.State == api.Failed {
-				st = m.st.errText
-			}
-			block = append(block, st.Render(fit("    "+extra, w)))
+		if i == m.selected {
+			block = append(block, m.extraLines(p)...)
 		}
 		blocks = append(blocks, block)
 	}
@@ -519,6 +541,7 @@ func (m Model) renderForwards() []string {
 	type fwdRow struct {
 		name, addr, state, conn, in, out, probe, errText string
 		fs                                               api.ForwardState
+		used                                             bool // any connection or byte so far
 	}
 	rows := make([]fwdRow, len(p.Forwards))
 	for i, f := range p.Forwards {
@@ -532,6 +555,7 @@ func (m Model) renderForwards() []string {
 			probe:   probeText(f.Probe),
 			errText: oneLine(f.LastError),
 			fs:      f.State,
+			used:    f.Total > 0 || f.BytesIn > 0 || f.BytesOut > 0,
 		}
 		if r.name == "" {
 			r.name = "-"
@@ -553,7 +577,9 @@ func (m Model) renderForwards() []string {
 				out = append(out, line1)
 			}
 			out = append(out, m.indentWrap(r.addr, 4)...)
-			out = append(out, m.packLine(4, r.in, r.out))
+			if r.used {
+				out = append(out, m.packLine(4, r.in, r.out))
+			}
 			if r.probe != "" {
 				out = append(out, m.probeLine(r.probe, 4))
 			}
@@ -591,7 +617,7 @@ func (m Model) renderForwards() []string {
 			line += "  " + padRight(r.in, inW) + "  " + r.out
 		}
 		out = append(out, fit(strings.TrimRight(line, " "), w))
-		if !oneRow {
+		if !oneRow && r.used {
 			out = append(out, m.packLine(4+nameW, r.in, r.out))
 		}
 		if r.probe != "" {
