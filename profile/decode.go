@@ -345,6 +345,11 @@ func suggest(s string, known []string) string {
 	best, bestD := "", 3
 	ls := strings.ToLower(s)
 	for _, k := range known {
+		if len(ls) >= 4 && (strings.HasPrefix(k, ls) || strings.HasPrefix(ls, k)) {
+			return k
+		}
+	}
+	for _, k := range known {
 		if dd := editDistance(ls, k); dd < bestD {
 			best, bestD = k, dd
 		}

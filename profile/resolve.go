@@ -160,13 +160,23 @@ func displayChain(stack []string, last string) string {
 // push adds key to the resolution stack, failing on a cycle or depth.
 func (r *resolver) push(stack []string, key string) ([]string, error) {
 	if i := slices.Index(stack, key); i >= 0 {
-		return nil, r.chainErr("jump", "jump cycle: %s", displayChain(stack[i:], key))
+		fe := r.chainErr("jump", "jump cycle: %s", displayChain(stack[i:], key)).(*FieldError)
+		members := slices.Clone(stack[i:])
+		slices.Sort(members)
+		fe.Err = &cycleError{key: strings.Join(members, "\x00")}
+		return nil, fe
 	}
 	if len(stack) >= maxHops {
 		return nil, r.chainErr("jump", "jump chain deeper than %d hops: %s", maxHops, displayChain(stack, key))
 	}
 	return append(slices.Clip(stack), key), nil
 }
+
+// cycleError identifies a jump cycle by its members, so that Load reports
+// a cycle once, not once per profile on it.
+type cycleError struct{ key string }
+
+func (e *cycleError) Error() string { return "jump cycle" }
 
 type hopOverride struct {
 	port       int
@@ -212,9 +222,6 @@ func (r *resolver) profileChain(name string, stack []string) ([]Hop, error) {
 			return nil, err
 		}
 	} else {
-		if stack, err = r.push(stack, "host:"+p.Host); err != nil {
-			return nil, err
-		}
 		if target, err = r.hop(name, p.Host, ov); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -50,6 +51,7 @@ func (c *Config) validate(probs *problems) {
 		}
 	}
 	var warns []string
+	cycles := map[string]bool{}
 	for _, name := range c.ld.order {
 		if c.Profiles[name].Host == "" {
 			continue // reported already
@@ -60,6 +62,13 @@ func (c *Config) validate(probs *problems) {
 			warns = append(warns, r.warnings...)
 		}
 		if err != nil {
+			var ce *cycleError
+			if errors.As(err, &ce) {
+				if cycles[ce.key] {
+					continue
+				}
+				cycles[ce.key] = true
+			}
 			probs.add(asFieldError(err, c.File, c.Profiles[name].Line, name, ""))
 		}
 	}
