@@ -150,9 +150,14 @@ func ImportHost(sshConfigPath, alias string, opts LoadOptions) (string, error) {
 	doc := &yaml.Node{Kind: yaml.MappingNode}
 	add(doc, "profiles", profiles)
 	doc.HeadComment = fmt.Sprintf("Imported from %s (Host %s): merge into your kuguri config's profiles:.", path, alias)
-	out, err := yaml.Marshal(doc)
-	if err != nil {
+	var buf strings.Builder
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
 		return "", fmt.Errorf("profile: import %q: %w", alias, err)
 	}
-	return string(out), nil
+	if err := enc.Close(); err != nil {
+		return "", fmt.Errorf("profile: import %q: %w", alias, err)
+	}
+	return buf.String(), nil
 }
