@@ -13,8 +13,11 @@
 //     poll period (more than 2*Interval + 1s) means we were asleep;
 //   - the source address the kernel would pick to reach the first hop, found
 //     by "connecting" a UDP socket to it and reading the local address. No
-//     packet is sent. A failure (no route, resolve failure) is recorded as
-//     "no route"; a move to or from "no route" is a change too.
+//     packet is sent. A failure is recorded as "no route"; a move to or from
+//     "no route" is a change too. A Target given as a host name is resolved
+//     once per tick with a short timeout; when a lookup fails after an
+//     earlier one succeeded, the earlier address is probed (a DNS hiccup is
+//     not a network change), and with no earlier answer it is "no route".
 //
 // Watcher.Tick is the pure step (clock and probe are injectable, so tests need
 // no sleeps); Watcher.Run drives it with a real ticker until its context ends.
