@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/kuguri/kuguri/profile"
 
 	"github.com/spf13/cobra"
 )
@@ -40,4 +41,8 @@ func runImport(a *app, host string) error {
 	}
 	fmt.Fprint(a.stdout, out)
 	return nil
+}
+
+func importHost(a *app, sshConfigPath, host string) (string, error) {
+	return profile.ImportHost(sshConfigPath, host, profile.LoadOptions{Getenv: a.getenv})
 }
