@@ -150,23 +150,40 @@ func (r *resolver) chainErr(field, format string, args ...any) error {
 
 func displayChain(stack []string, last string) string {
 	parts := make([]string, 0, len(stack)+1)
-	for _, s := range stack {
+	for _, s := range append(slices.Clip(stack), last) {
+		if strings.HasPrefix(s, "=") && len(parts) > 0 {
+			continue // the previous profile's own host
+		}
+		s = strings.TrimPrefix(s, "=")
 		parts = append(parts, s[strings.IndexByte(s, ':')+1:])
 	}
-	parts = append(parts, last[strings.IndexByte(last, ':')+1:])
 	return strings.Join(parts, " -> ")
 }
 
 // push adds key to the resolution stack, failing on a cycle or depth.
+// Entries written "=key" (a profile's own host alias) take part in cycle
+// detection but are not hops of their own.
 func (r *resolver) push(stack []string, key string) ([]string, error) {
-	if i := slices.Index(stack, key); i >= 0 {
+	for i, s := range stack {
+		if strings.TrimPrefix(s, "=") != strings.TrimPrefix(key, "=") {
+			continue
+		}
 		fe := r.chainErr("jump", "jump cycle: %s", displayChain(stack[i:], key)).(*FieldError)
-		members := slices.Clone(stack[i:])
+		var members []string
+		for _, m := range stack[i:] {
+			members = append(members, strings.TrimPrefix(m, "="))
+		}
 		slices.Sort(members)
 		fe.Err = &cycleError{key: strings.Join(members, "\x00")}
 		return nil, fe
 	}
-	if len(stack) >= maxHops {
+	hops := 0
+	for _, s := range stack {
+		if !strings.HasPrefix(s, "=") {
+			hops++
+		}
+	}
+	if !strings.HasPrefix(key, "=") && hops >= maxHops {
 		return nil, r.chainErr("jump", "jump chain deeper than %d hops: %s", maxHops, displayChain(stack, key))
 	}
 	return append(slices.Clip(stack), key), nil
@@ -226,7 +243,11 @@ func (r *resolver) profileChain(name string, stack []string) ([]Hop, error) {
 			return nil, err
 		}
 		if len(p.Jump) == 0 {
-			if chain, err = r.sshProxy(p.Host, &target, stack); err != nil {
+			st, err := r.push(stack, "=host:"+p.Host)
+			if err != nil {
+				return nil, err
+			}
+			if chain, err = r.sshProxy(p.Host, &target, st); err != nil {
 				return nil, err
 			}
 		}
