@@ -317,6 +317,13 @@ func TestSandboxWithEngine(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	// The VPS reaches only the demo's targets, like PermitOpen.
+	socks := service(t, sb, "socks", "socks").Listen
+	octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
+	if body, err := httpGet(octx, "http://10.0.0.6:80/", socks); err == nil {
+		t.Errorf("SOCKS to a target the demo does not serve succeeded: %q", body)
+	}
+	ocancel()
 
 	// A silent black hole: noticed within interval*count (+1s, + a margin
 	// for a loaded machine), then recovered from.
@@ -399,6 +406,19 @@ func TestSandboxAlone(t *testing.T) {
 	if n := strings.Count(string(kh), "\n"); n != 2 {
 		t.Errorf("known_hosts has %d lines, want 2 (VPS and bastion):\n%s", n, kh)
 	}
+	for _, n := range sb.Config.Names() {
+		r, err := sb.Config.Resolve(n)
+		if err != nil {
+			t.Fatalf("Resolve(%s): %v", n, err)
+		}
+		for _, h := range r.Hops {
+			inDir := func(p string) bool { return filepath.Dir(p) == dir }
+			if h.IdentityAgent != "none" || !h.IdentitiesOnly || len(h.IdentityFiles) != 1 || !inDir(h.IdentityFiles[0]) ||
+				len(h.KnownHostsFiles) == 0 || !inDir(h.KnownHostsFiles[0]) || h.StrictHostKeyChecking != "yes" {
+				t.Errorf("%s hop %s reaches outside the sandbox: %+v", n, h, h)
+			}
+		}
+	}
 	if b := sb.Banner(); !strings.Contains(b, sb.Services[0].Listen) || strings.Contains(b, "\n") {
 		t.Errorf("Banner() = %q: want one line naming %s", b, sb.Services[0].Listen)
 	}
@@ -438,6 +458,22 @@ func TestSandboxAlone(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Errorf("Close removed the caller's Dir: %v", err)
+	}
+}
+
+// TestStartFailsCleanly: a Start that fails leaves nothing running.
+func TestStartFailsCleanly(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	missing := filepath.Join(t.TempDir(), "no", "such", "dir")
+	if sb, err := Start(context.Background(), Options{Dir: missing}); err == nil {
+		sb.Close()
+		t.Fatal("Start in a missing directory succeeded")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if sb, err := Start(ctx, Options{}); err == nil {
+		sb.Close()
+		t.Fatal("Start with a cancelled context succeeded")
 	}
 }
 
