@@ -52,7 +52,8 @@ type decoder struct {
 	probs     *problems
 	budget    int
 	exhausted bool
-	prof      string // profile being decoded, for messages
+	budgetErr *FieldError // set when the budget ran out
+	prof      string      // profile being decoded, for messages
 }
 
 func (d *decoder) errf(n *yaml.Node, field, format string, args ...any) {
@@ -71,7 +72,7 @@ func (d *decoder) deref(n *yaml.Node) *yaml.Node {
 		if d.budget < 0 || i > 64 {
 			if !d.exhausted {
 				d.exhausted = true
-				d.probs.addf(d.file, n.Line, "", "", "document expands to too many nodes (aliases or merge keys nested too deep)")
+				d.budgetErr = &FieldError{File: d.file, Line: n.Line, Msg: "document expands to too many nodes (aliases or merge keys nested too deep)"}
 			}
 			return nil
 		}
@@ -637,6 +638,11 @@ func load(file string, data []byte, opts LoadOptions, getenv func(string) string
 			st.order = append(st.order, p.key)
 			d.prof = ""
 		}
+	}
+
+	if d.exhausted {
+		// Everything after this point is a consequence: say only this.
+		return nil, d.budgetErr
 	}
 
 	// The ssh_config file: --ssh-config, else ssh_config:, else ~/.ssh/config.
