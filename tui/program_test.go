@@ -74,7 +74,8 @@ func TestDeps(t *testing.T) {
 			dep == "github.com/kuguri/kuguri/tunnel",
 			strings.HasPrefix(dep, "github.com/spf13/cobra"),
 			strings.HasPrefix(dep, "github.com/spf13/viper"):
-			t.Errorf("tui depends on %s", dep)
+			t.Errorf("tui depends on %s (tui imports only tunnel/api and profile; if this came in through them, "+
+				"`go list -f '{{.Imports}}' ./tunnel/api ./profile` shows which one pulls it in)", dep)
 		}
 	}
 }

@@ -38,7 +38,6 @@ type styles struct {
 	choice     lipgloss.Style
 	choiceSel  lipgloss.Style
 	label      lipgloss.Style
-	copyPlain  lipgloss.Style
 	disconnect lipgloss.Style
 }
 
@@ -92,7 +91,6 @@ func defaultStyles() styles {
 		choice:     lipgloss.NewStyle(),
 		choiceSel:  lipgloss.NewStyle().Bold(true).Foreground(colCyan),
 		label:      lipgloss.NewStyle().Foreground(colGray),
-		copyPlain:  lipgloss.NewStyle(),
 		disconnect: lipgloss.NewStyle().Bold(true).Foreground(colRed),
 	}
 	return s

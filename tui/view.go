@@ -16,10 +16,6 @@ func (m Model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.WindowTitle = "kuguri"
-	if p := m.activePrompt(); p != nil && len(p.inputs) > 0 {
-		// The virtual cursor is drawn by the input itself.
-		v.Cursor = nil
-	}
 	return v
 }
 
