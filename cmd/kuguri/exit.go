@@ -38,9 +38,12 @@ type exitStatus struct{ code int }
 
 func (e *exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// isSilent says err needs no message: a child's status is its own business,
+// and a signal the user sent needs no explaining.
 func isSilent(err error) bool {
 	var es *exitStatus
-	return errors.As(err, &es)
+	var sig interrupted
+	return errors.As(err, &es) || errors.As(err, &sig)
 }
 
 // exitCode maps an error to the documented exit code. This is the only place

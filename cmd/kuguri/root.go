@@ -51,6 +51,7 @@ Run it with no arguments on a terminal for the TUI; try "kuguri demo" first.`,
 		newDownCmd(a),
 		newTrustCmd(a),
 		newTUICmd(a),
+		newDemoCmd(a),
 		newVersionCmd(a),
 		newCompletionCmd(a),
 	)
