@@ -214,3 +214,28 @@ func TestSSHDLocalPortBusy(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestSSHDRemoteForward(t *testing.T) {
+	e := newSSHDEnv(t)
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{e.signer.PublicKey()}})
+	sshdtest.WriteKnownHosts(t, e.kh, srv.KnownHostsLine())
+	echo := sshdtest.EchoServer(t)
+	f := profile.Forward{Name: "back", Type: profile.Remote, Remote: "127.0.0.1:0", Local: echo}
+	m := e.manager(&profile.Resolved{Name: "vps", Hops: []profile.Hop{e.hop("vps", srv)}, Forwards: []profile.Forward{f}})
+	p := startReady(t, m, "vps")
+	got := p.Forwards[0]
+	if got.State != api.Listening || strings.HasSuffix(got.Listen, ":0") || got.Target != echo {
+		t.Fatalf("remote forward %+v", got)
+	}
+	// The server listens on its loopback, which is ours here.
+	roundTrip(t, got.Listen, "from the server side")
+	// After a reconnect the forward is requested again.
+	srv.Kill()
+	waitFor(t, 5*time.Second, "down", func() bool { return profState(m, "vps").State != api.Up })
+	srv.Restart()
+	waitFor(t, 15*time.Second, "remote forward back", func() bool {
+		p := profState(m, "vps")
+		return p.State == api.Up && p.Forwards[0].State == api.Listening
+	})
+	roundTrip(t, profState(m, "vps").Forwards[0].Listen, "again")
+}

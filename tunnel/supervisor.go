@@ -310,10 +310,20 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 				p.Reconnects++
 			}
 		})
+		rctx, rcancel := context.WithCancel(ctx)
+		var rwg sync.WaitGroup
+		for _, f := range s.forwards {
+			if f.spec.Type == profile.Remote {
+				rwg.Add(1)
+				go f.serveRemote(rctx, l.client, s.clock, &rwg, backoff{initial: set.Reconnect.Initial, max: set.Reconnect.Max})
+			}
+		}
 		reason, immediate := s.hold(ctx, ch)
+		rcancel()
 		s.board.clear()
 		close(l.done)
 		ch.Close()
+		rwg.Wait()
 		if ctx.Err() != nil {
 			return
 		}
