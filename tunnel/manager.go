@@ -376,12 +376,10 @@ func (m *Manager) Reload(cfg *profile.Config) {
 		old[n] = m.entries[n].resolved
 	}
 	m.load(cfg)
-	var waits []chan struct{}
 	for name, e := range m.entries {
 		if !slices.Contains(m.names, name) {
 			if e.cancel != nil {
-				e.cancel()
-				waits = append(waits, e.sup.done)
+				e.cancel() // Run waits for it through m.profiles
 			}
 			delete(m.entries, name)
 			continue
@@ -393,7 +391,6 @@ func (m *Manager) Reload(cfg *profile.Config) {
 		e.cancel()
 		e.cancel = nil
 		done := e.sup.done
-		waits = append(waits, done)
 		if e.wanted && m.runCtx != nil {
 			// Restart once the old supervisor has released its listeners.
 			e := e
@@ -411,7 +408,6 @@ func (m *Manager) Reload(cfg *profile.Config) {
 	}
 	m.mu.Unlock()
 	m.notify()
-	_ = waits
 }
 
 // Snapshot returns the state of every configured profile, sorted by name.
