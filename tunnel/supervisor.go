@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kuguri/kuguri/internal/netwatch"
+	"github.com/kuguri/kuguri/internal/sshauth"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -276,7 +277,7 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 					authFails = authFails[:0]
 					note = fmt.Sprintf("authentication failed %d times in %v; next try in %v", authBurst, authWindow, authPause)
 				}
-				if errors.Is(err, api.ErrNoPrompter) {
+				if needsPassphrase(err) {
 					note = "a key needs a passphrase and nobody can type it here (headless): add the key to ssh-agent or start kuguri in a terminal"
 				}
 			}
@@ -481,4 +482,14 @@ func (s *supervisor) watchNetwork(ctx context.Context) {
 			s.kick()
 		}
 	}
+}
+
+// needsPassphrase reports whether auth failed because a key's passphrase
+// could not be asked (headless).
+func needsPassphrase(err error) bool {
+	if errors.Is(err, api.ErrNoPrompter) {
+		return true
+	}
+	var ae *sshauth.AuthError
+	return errors.As(err, &ae) && errors.Is(ae.Err, api.ErrNoPrompter)
 }

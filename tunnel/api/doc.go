@@ -4,8 +4,7 @@
 // which the engine asks a person something, and the error classes callers
 // branch on.
 //
-// It is a leaf: it imports only the standard library and profile (for
-// ForwardType). It must not import x/crypto/ssh, cobra, viper or bubbletea, so
+// It is a leaf: it imports only the standard library and profile/forwardtype. It must not import x/crypto/ssh, cobra, viper or bubbletea, so
 // that the TUI and the control-socket client can depend on it without pulling
 // in the engine. Values here are immutable once published: nothing outside
 // the tunnel package builds or mutates a Snapshot.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kuguri/kuguri/profile"
+	"github.com/kuguri/kuguri/profile/forwardtype"
 )
 
 // State is a profile's lifecycle state. Its text form is stable: it crosses the
@@ -136,16 +136,16 @@ type Profile struct {
 // Forward is one forward's state and counters. BytesIn counts bytes that came
 // in from the tunnel toward the client side; BytesOut bytes sent into it.
 type Forward struct {
-	Name      string              `json:"name"`
-	Type      profile.ForwardType `json:"type"`
-	Listen    string              `json:"listen"` // the address actually bound (port 0 resolved)
-	Target    string              `json:"target"`
-	State     ForwardState        `json:"state"`
-	Active    int                 `json:"active"`
-	Total     uint64              `json:"total"`
-	BytesIn   uint64              `json:"bytes_in"`
-	BytesOut  uint64              `json:"bytes_out"`
-	LastError string              `json:"last_error"`
+	Name      string           `json:"name"`
+	Type      forwardtype.Type `json:"type"`
+	Listen    string           `json:"listen"` // the address actually bound (port 0 resolved)
+	Target    string           `json:"target"`
+	State     ForwardState     `json:"state"`
+	Active    int              `json:"active"`
+	Total     uint64           `json:"total"`
+	BytesIn   uint64           `json:"bytes_in"`
+	BytesOut  uint64           `json:"bytes_out"`
+	LastError string           `json:"last_error"`
 	// Probe is the last health probe of the target, when probes are on.
 	Probe *Probe `json:"probe,omitempty"`
 }
