@@ -1,8 +1,9 @@
 package profile
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/kuguri/kuguri/profile/forwardtype"
 )
 
 // Config is a loaded, validated configuration file.
@@ -61,40 +62,15 @@ type Profile struct {
 	Forwards      []Forward
 }
 
-// ForwardType says which way a forward goes. Its text form is stable.
-type ForwardType uint8
+// ForwardType says which way a forward goes. It lives in the leaf package
+// forwardtype so that tunnel/api can use it without importing this package.
+type ForwardType = forwardtype.Type
 
 const (
-	Local   ForwardType = iota // -L: listen on the client, connect on the server
-	Dynamic                    // -D: SOCKS5 on the client, connect on the server
-	Remote                     // -R: listen on the server, connect on the client
+	Local   = forwardtype.Local   // -L: listen on the client, connect on the server
+	Dynamic = forwardtype.Dynamic // -D: SOCKS5 on the client, connect on the server
+	Remote  = forwardtype.Remote  // -R: listen on the server, connect on the client
 )
-
-var forwardTypeNames = [...]string{Local: "local", Dynamic: "dynamic", Remote: "remote"}
-
-func (t ForwardType) String() string {
-	if int(t) < len(forwardTypeNames) {
-		return forwardTypeNames[t]
-	}
-	return fmt.Sprintf("ForwardType(%d)", uint8(t))
-}
-
-func (t ForwardType) MarshalText() ([]byte, error) {
-	if int(t) >= len(forwardTypeNames) {
-		return nil, fmt.Errorf("profile: invalid ForwardType %d", uint8(t))
-	}
-	return []byte(forwardTypeNames[t]), nil
-}
-
-func (t *ForwardType) UnmarshalText(b []byte) error {
-	for i, n := range forwardTypeNames {
-		if n == string(b) {
-			*t = ForwardType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown forward type %q (want local, dynamic or remote)", b)
-}
 
 // Forward is one forward. Local is always the client's side and Remote the
 // server's, whatever the type: for Local and Dynamic, Local is the listen

@@ -12,7 +12,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/kuguri/kuguri/profile"
+	"github.com/kuguri/kuguri/profile/forwardtype"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
 
@@ -99,11 +99,11 @@ func fixture() api.Snapshot {
 			RTTMillis: 24, Reconnects: 2, Hops: []string{"bastion", "vps"},
 			SSHCommand: "ssh -J alice@bastion.example.net:22 -p 22022 -i ~/.ssh/id_ed25519 -o ServerAliveInterval=15 -o ServerAliveCountMax=3 -L 127.0.0.1:5432:127.0.0.1:5432 -L 127.0.0.1:13389:10.0.0.5:3389 -D 127.0.0.1:1080 -N alice@vps.example.net",
 			Forwards: []api.Forward{
-				{Name: "db", Type: profile.Local, Listen: "127.0.0.1:5432", Target: "127.0.0.1:5432", State: api.Listening, Active: 1, Total: 14, BytesIn: 1258291, BytesOut: 348160,
+				{Name: "db", Type: forwardtype.Local, Listen: "127.0.0.1:5432", Target: "127.0.0.1:5432", State: api.Listening, Active: 1, Total: 14, BytesIn: 1258291, BytesOut: 348160,
 					Probe: &api.Probe{At: t0, OK: true, Millis: 3.2}},
-				{Name: "rdp", Type: profile.Local, Listen: "127.0.0.1:13389", Target: "10.0.0.5:3389", State: api.Listening, Total: 3, BytesIn: 52428800, BytesOut: 1048576},
-				{Name: "socks", Type: profile.Dynamic, Listen: "127.0.0.1:1080", State: api.Listening},
-				{Name: "back", Type: profile.Remote, Listen: "127.0.0.1:9000", Target: "127.0.0.1:3000", State: api.Error, LastError: "remote port forwarding request refused"},
+				{Name: "rdp", Type: forwardtype.Local, Listen: "127.0.0.1:13389", Target: "10.0.0.5:3389", State: api.Listening, Total: 3, BytesIn: 52428800, BytesOut: 1048576},
+				{Name: "socks", Type: forwardtype.Dynamic, Listen: "127.0.0.1:1080", State: api.Listening},
+				{Name: "back", Type: forwardtype.Remote, Listen: "127.0.0.1:9000", Target: "127.0.0.1:3000", State: api.Error, LastError: "remote port forwarding request refused"},
 			},
 			Events: []api.Event{
 				{At: t0.Add(-time.Hour - 3*time.Minute), Level: "info", Text: "connecting via bastion"},
@@ -114,11 +114,11 @@ func fixture() api.Snapshot {
 		{
 			Name: "home", State: api.Reconnecting, Since: t0.Add(-time.Minute), Attempt: 3, NextRetry: t0.Add(4 * time.Second),
 			LastError: "hop 1 (home.example.net:22): dial tcp: i/o timeout", ErrorKind: api.KindNetwork, Hops: []string{"home"},
-			Forwards: []api.Forward{{Name: "nas", Type: profile.Local, Listen: "127.0.0.1:5000", Target: "192.168.1.10:5000", State: api.Waiting}},
+			Forwards: []api.Forward{{Name: "nas", Type: forwardtype.Local, Listen: "127.0.0.1:5000", Target: "192.168.1.10:5000", State: api.Waiting}},
 		},
 		{
 			Name: "lazy-db", State: api.Standby, Since: t0, Hops: []string{"vps"},
-			Forwards: []api.Forward{{Name: "pg", Type: profile.Local, Listen: "127.0.0.1:15432", Target: "127.0.0.1:5432", State: api.Listening}},
+			Forwards: []api.Forward{{Name: "pg", Type: forwardtype.Local, Listen: "127.0.0.1:15432", Target: "127.0.0.1:5432", State: api.Listening}},
 		},
 		{
 			Name: "staging", State: api.Failed, Since: t0, ErrorKind: api.KindAuth, Hops: []string{"staging"},

@@ -8,7 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/kuguri/kuguri/profile"
+	"github.com/kuguri/kuguri/profile/forwardtype"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
 
@@ -173,9 +173,9 @@ func hopChain(hops []string) string { return strings.Join(hops, " → ") }
 // forwardAddr renders where a forward listens and where it leads.
 func forwardAddr(f api.Forward) string {
 	switch f.Type {
-	case profile.Dynamic:
+	case forwardtype.Dynamic:
 		return f.Listen + " (SOCKS)"
-	case profile.Remote:
+	case forwardtype.Remote:
 		return "server " + f.Listen + " → " + f.Target
 	}
 	return f.Listen + " → " + f.Target

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kuguri/kuguri/profile"
+	"github.com/kuguri/kuguri/profile/forwardtype"
 	"github.com/kuguri/kuguri/tui"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -61,15 +61,15 @@ func newFakeBackend(delay time.Duration) *fakeBackend {
 				Name: "demo", State: api.Stopped, Since: now, Hops: []string{"bastion", "demo"},
 				SSHCommand: "ssh -J bastion -L 127.0.0.1:18080:127.0.0.1:8080 -N demo",
 				Forwards: []api.Forward{
-					{Name: "web", Type: profile.Local, Listen: "127.0.0.1:18080", Target: "127.0.0.1:8080"},
-					{Name: "socks", Type: profile.Dynamic, Listen: "127.0.0.1:1080"},
+					{Name: "web", Type: forwardtype.Local, Listen: "127.0.0.1:18080", Target: "127.0.0.1:8080"},
+					{Name: "socks", Type: forwardtype.Dynamic, Listen: "127.0.0.1:1080"},
 				},
 			},
 			{
 				Name: "lazy", State: api.Standby, Since: now, Hops: []string{"demo"},
 				SSHCommand: "ssh -L 127.0.0.1:15432:127.0.0.1:5432 -N demo",
 				Forwards: []api.Forward{
-					{Name: "db", Type: profile.Local, Listen: "127.0.0.1:15432", Target: "127.0.0.1:5432", State: api.Listening},
+					{Name: "db", Type: forwardtype.Local, Listen: "127.0.0.1:15432", Target: "127.0.0.1:5432", State: api.Listening},
 				},
 			},
 		},
