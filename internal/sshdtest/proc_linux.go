@@ -11,6 +11,14 @@ import (
 
 func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
+// sysProcAttrNetNS is sysProcAttr plus a parent-death signal: an sshd inside
+// a test's network namespace is killed when the test process dies (even by
+// a timeout panic that skips cleanups), not left running in a namespace
+// nobody can name any more.
+func sysProcAttrNetNS() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
 // children maps each live pid to its parent, read from /proc.
 func parents() map[int]int {
 	out := map[int]int{}

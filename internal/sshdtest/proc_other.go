@@ -12,6 +12,8 @@ import (
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
 
+func sysProcAttrNetNS() *syscall.SysProcAttr { return nil }
+
 func killTree(pid int) {
 	if p, err := os.FindProcess(pid); err == nil {
 		_ = p.Kill()

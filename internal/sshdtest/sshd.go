@@ -48,14 +48,24 @@ type Options struct {
 	// connections and logins but not forwards; "DEBUG1" also logs each
 	// direct-tcpip request, see DirectTCPIPLogLine.
 	LogLevel string
+	// NetNS, if set, runs sshd inside that named network namespace
+	// ("ip netns exec NETNS sshd ..."; Linux, root only). The namespace must
+	// exist and outlive the server (internal/netns makes such namespaces).
+	// Give Port too: a free port is otherwise picked in the caller's
+	// namespace, which says little about NETNS (a fresh one has none in use).
+	NetNS string
+	// ListenAddress is the IP address sshd listens on; empty means
+	// 127.0.0.1. With NetNS it is usually an address of that namespace.
+	// Addr and KnownHostsLine use it.
+	ListenAddress string
 }
 
 // Server is one running (or killed) sshd. Its exported fields are set by
 // Start and changed only by RestartWithNewHostKey; read them from the test
 // goroutine.
 type Server struct {
-	Addr       string        // "127.0.0.1:PORT"
-	Port       int           // TCP port on 127.0.0.1
+	Addr       string        // "127.0.0.1:PORT" (Options.ListenAddress when set)
+	Port       int           // TCP port sshd listens on
 	HostKey    ssh.PublicKey // the host key sshd presents
 	HostSigner ssh.Signer    // its private half (reusable as Options.HostKey)
 	User       string        // the login name sshd accepts: "root" or the current user
@@ -64,6 +74,8 @@ type Server struct {
 	// Set at construction.
 	tb          testing.TB
 	name        string
+	netns       string // Options.NetNS
+	listenIP    string // Options.ListenAddress or 127.0.0.1
 	configPath  string
 	hostKeyPath string
 	log         logBuffer
@@ -130,14 +142,24 @@ func RequireRoot(tb testing.TB) {
 	}
 }
 
-// Start runs a fresh sshd on 127.0.0.1 and waits until it listens. The
+// Start runs a fresh sshd on 127.0.0.1 (or Options.ListenAddress, inside
+// Options.NetNS) and waits until it listens. The
 // server and all its children are killed by tb.Cleanup.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	Require(tb)
-	s := &Server{tb: tb, name: opts.Name, Dir: tb.TempDir()}
+	s := &Server{tb: tb, name: opts.Name, Dir: tb.TempDir(), netns: opts.NetNS, listenIP: opts.ListenAddress}
 	if s.name == "" {
 		s.name = "sshd"
+	}
+	if s.listenIP == "" {
+		s.listenIP = "127.0.0.1"
+	}
+	if s.netns != "" {
+		if _, err := exec.LookPath("ip"); err != nil {
+			skipOrFail(tb, "Options.NetNS needs iproute2's ip: %v (apt-get install iproute2)", err)
+			return nil
+		}
 	}
 	s.configPath = filepath.Join(s.Dir, "sshd_config")
 	s.hostKeyPath = filepath.Join(s.Dir, "ssh_host_key")
@@ -173,7 +195,7 @@ func Start(tb testing.TB, opts Options) *Server {
 			port = freePort(tb)
 		}
 		s.Port = port
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		s.Addr = net.JoinHostPort(s.listenIP, strconv.Itoa(port))
 		s.writeConfig(opts, akPath)
 		if fixed {
 			s.startRetrying()
@@ -253,7 +275,7 @@ func (s *Server) writeConfig(opts Options, akPath string) {
 	}
 	lines := []string{
 		"Port " + strconv.Itoa(s.Port),
-		"ListenAddress 127.0.0.1",
+		"ListenAddress " + s.listenIP,
 		"HostKey " + quote(s.hostKeyPath),
 		"AuthorizedKeysFile " + quote(akPath),
 		"PidFile " + quote(filepath.Join(s.Dir, "sshd.pid")),
@@ -296,9 +318,16 @@ func (s *Server) launch() error {
 	}
 	from := s.log.Len()
 	cmd := exec.Command(SSHDPath, "-D", "-e", "-f", s.configPath)
+	cmd.SysProcAttr = sysProcAttr()
+	if s.netns != "" {
+		// ip netns exec execs sshd in place: the pid stays sshd's, so Kill
+		// and Stop work unchanged. It also gets a parent-death signal, so
+		// it never outlives the test process inside a namespace.
+		cmd = exec.Command("ip", "netns", "exec", s.netns, SSHDPath, "-D", "-e", "-f", s.configPath)
+		cmd.SysProcAttr = sysProcAttrNetNS()
+	}
 	cmd.Stdout = &s.log
 	cmd.Stderr = &s.log
-	cmd.SysProcAttr = sysProcAttr()
 	// Session children inherit stderr; once they are killed the pipe closes,
 	// but never let Wait hang on a straggler.
 	cmd.WaitDelay = 2 * time.Second
@@ -312,7 +341,7 @@ func (s *Server) launch() error {
 	}()
 	s.proc = p
 
-	want := fmt.Sprintf("Server listening on 127.0.0.1 port %d", s.Port)
+	want := fmt.Sprintf("Server listening on %s port %d", s.listenIP, s.Port)
 	deadline := time.Now().Add(startTimeout)
 	for {
 		out := s.log.From(from)
