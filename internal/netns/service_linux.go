@@ -37,8 +37,9 @@ type Service struct {
 	wg    sync.WaitGroup        // accept loop and handlers
 }
 
-// NewService starts a service named name on addr inside ns, calling handle
-// for each connection (the connection is closed when handle returns). It is
+// NewService starts a service named name on addr inside ns (nil: the test
+// process's own namespace, for loopback tests), calling handle for each
+// connection (the connection is closed when handle returns). It is
 // stopped at cleanup.
 func NewService(tb testing.TB, ns *NS, name, addr string, handle func(net.Conn)) *Service {
 	tb.Helper()
@@ -63,14 +64,18 @@ func (s *Service) Start(tb testing.TB) {
 	)
 	// A stopped service's port may linger briefly in the kernel.
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		ln, err = s.ns.Listen(s.Addr)
+		if s.ns != nil {
+			ln, err = s.ns.Listen(s.Addr)
+		} else {
+			ln, err = net.Listen("tcp", s.Addr)
+		}
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond) // poll while the port frees up
 	}
 	if err != nil {
-		tb.Fatalf("netns %s: service %s on %s: %v", s.ns.Role, s.Name, s.Addr, err)
+		tb.Fatalf("netns: service %s on %s: %v", s.Name, s.Addr, err)
 	}
 	s.ln = ln
 	s.wg.Add(1)
