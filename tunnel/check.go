@@ -88,7 +88,7 @@ func Check(ctx context.Context, r *profile.Resolved, opts Options) (CheckReport,
 	for _, f := range r.Forwards {
 		fc := ForwardCheck{Name: f.Name, Type: f.Type, Target: f.Target(), Result: NotProbed}
 		if f.Type == profile.Local {
-			fc.Result, fc.Duration, fc.Err = probeTarget(ctx, ch.last(), f.Remote, timeout)
+			fc.Result, fc.Duration, fc.Err = probeTarget(ctx, opts.Clock, ch.last(), f.Remote, timeout)
 			if fc.Err != nil && first == nil {
 				first = fmt.Errorf("profile %q, forward %q: target %s %s: %w: %w", r.Name, f.Name, f.Remote, fc.Result, api.ErrForward, fc.Err)
 			}
@@ -98,7 +98,11 @@ func Check(ctx context.Context, r *profile.Resolved, opts Options) (CheckReport,
 	return rep, first
 }
 
-func probeTarget(ctx context.Context, c *ssh.Client, target string, timeout time.Duration) (ProbeResult, time.Duration, error) {
+// probeTarget opens a direct-tcpip channel to target through c and closes
+// it at once, bounded by timeout on clock. A refusal by the server is a
+// *refusal (wording openChannelText, unwrapping to the
+// *ssh.OpenChannelError).
+func probeTarget(ctx context.Context, clock Clock, c *ssh.Client, target string, timeout time.Duration) (ProbeResult, time.Duration, error) {
 	host, port, err := splitHostPort(target)
 	if err != nil {
 		return ProbeError, 0, err
@@ -108,7 +112,7 @@ func probeTarget(ctx context.Context, c *ssh.Client, target string, timeout time
 		err error
 	}
 	res := make(chan result, 1)
-	start := time.Now()
+	start := clock.Now()
 	go func() {
 		ch, reqs, err := c.OpenChannel("direct-tcpip", directPayload(host, port, nil))
 		if err == nil {
@@ -116,11 +120,20 @@ func probeTarget(ctx context.Context, c *ssh.Client, target string, timeout time
 		}
 		res <- result{ch, err}
 	}()
-	t := time.NewTimer(timeout)
+	// A channel that opens after the caller gave up is closed; the opener
+	// ends at the latest when the connection is closed.
+	abandon := func() {
+		go func() {
+			if r := <-res; r.ch != nil {
+				r.ch.Close()
+			}
+		}()
+	}
+	t := clock.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case r := <-res:
-		d := time.Since(start)
+		d := clock.Now().Sub(start)
 		if r.err == nil {
 			r.ch.Close()
 			return Reachable, d, nil
@@ -128,18 +141,25 @@ func probeTarget(ctx context.Context, c *ssh.Client, target string, timeout time
 		var oce *ssh.OpenChannelError
 		if errors.As(r.err, &oce) {
 			if oce.Reason == ssh.Prohibited {
-				return Prohibited, d, errors.New(openChannelText(oce))
+				return Prohibited, d, &refusal{oce}
 			}
-			return Refused, d, errors.New(openChannelText(oce))
+			return Refused, d, &refusal{oce}
 		}
 		return ProbeError, d, r.err
-	case <-t.C:
-		// The opener goroutine ends when the chain is closed.
-		return TimedOut, time.Since(start), fmt.Errorf("no answer within %v", timeout)
+	case <-t.C():
+		abandon()
+		return TimedOut, clock.Now().Sub(start), fmt.Errorf("no answer within %v", timeout)
 	case <-ctx.Done():
-		return ProbeError, time.Since(start), ctx.Err()
+		abandon()
+		return ProbeError, clock.Now().Sub(start), ctx.Err()
 	}
 }
+
+// refusal is a channel open refused by the server.
+type refusal struct{ oce *ssh.OpenChannelError }
+
+func (r *refusal) Error() string { return openChannelText(r.oce) }
+func (r *refusal) Unwrap() error { return r.oce }
 
 // Trust connects to r hop by hop (logging in to each to reach the next),
 // letting opts.Prompter decide about every unknown host key; accepted keys

@@ -49,7 +49,16 @@ type hopSetup interface {
 	// p is the Prompter to use: the dialer wraps the run's Prompter so that
 	// time spent waiting for a person does not count against the timeout.
 	hostKey(ctx context.Context, hop int, h profile.Hop, p api.Prompter) (cb ssh.HostKeyCallback, algos []string, err error)
-	auth(hop int, h profile.Hop, p api.Prompter) (methods []ssh.AuthMethod, closer func(), err error)
+	auth(ctx context.Context, hop int, h profile.Hop, p api.Prompter) (hopAuth, error)
+}
+
+// hopAuth is one hop's authentication for one handshake.
+type hopAuth struct {
+	methods []ssh.AuthMethod
+	close   func() // nil: nothing to release
+	// failure explains a failed handshake (see sshauth.Auth.Failure); nil
+	// means sshauth.AsAuthError.
+	failure func(hop string, err error) error
 }
 
 // authShared is what every profile of a Manager (or one Check / Trust call)
@@ -87,9 +96,9 @@ func (s sshSetup) hostKey(ctx context.Context, hop int, h profile.Hop, p api.Pro
 	return c.CallbackContext(ctx), c.HostKeyAlgorithms(h.Addr()), nil
 }
 
-func (s sshSetup) auth(hop int, h profile.Hop, p api.Prompter) ([]ssh.AuthMethod, func(), error) {
+func (s sshSetup) auth(ctx context.Context, hop int, h profile.Hop, p api.Prompter) (hopAuth, error) {
 	s.shared.cacheOnce.Do(func() { s.shared.cache = sshauth.NewCache() })
-	return sshauth.Methods(sshauth.Config{
+	au := sshauth.Prepare(ctx, sshauth.Config{
 		Profile:  s.profile,
 		Hop:      h,
 		Prompter: p,
@@ -97,6 +106,7 @@ func (s sshSetup) auth(hop int, h profile.Hop, p api.Prompter) ([]ssh.AuthMethod
 		Logger:   s.shared.logger,
 		Getenv:   s.shared.getenv,
 	})
+	return hopAuth{methods: au.Methods(), close: au.Close, failure: au.Failure}, nil
 }
 
 // chain is a dialled jump chain: clients[0] is hop 1, the last is the
@@ -229,17 +239,17 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 		conn.Close()
 		return fail(api.ErrHostKey, err)
 	}
-	methods, closer, err := d.setup.auth(n, h, prompter)
+	ha, err := d.setup.auth(hctx, n, h, prompter)
 	if err != nil {
 		conn.Close()
 		return fail(api.ErrAuth, err)
 	}
-	if closer != nil {
-		defer closer()
+	if ha.close != nil {
+		defer ha.close()
 	}
 	cfg := &ssh.ClientConfig{
 		User:              h.User,
-		Auth:              methods,
+		Auth:              ha.methods,
 		HostKeyCallback:   cb,
 		HostKeyAlgorithms: algos,
 		ClientVersion:     d.clientVersion(),
@@ -258,7 +268,11 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 	}
 	if err != nil {
 		conn.Close()
-		err = sshauth.AsAuthError("", err)
+		if ha.failure != nil {
+			err = ha.failure("", err)
+		} else {
+			err = sshauth.AsAuthError("", err)
+		}
 		return fail(classifyHandshake(err), timedOut(err))
 	}
 	return ssh.NewClient(sc, chans, reqs), t, nil

@@ -295,8 +295,8 @@ func (f *fakeSetup) hostKey(ctx context.Context, hop int, h profile.Hop, _ api.P
 	}, nil, nil
 }
 
-func (f *fakeSetup) auth(hop int, h profile.Hop, _ api.Prompter) ([]ssh.AuthMethod, func(), error) {
-	return []ssh.AuthMethod{ssh.PublicKeys(f.signer)}, nil, nil
+func (f *fakeSetup) auth(_ context.Context, hop int, h profile.Hop, _ api.Prompter) (hopAuth, error) {
+	return hopAuth{methods: []ssh.AuthMethod{ssh.PublicKeys(f.signer)}}, nil
 }
 
 // echoServer accepts connections on loopback and echoes them.

@@ -28,6 +28,9 @@ type forward struct {
 	listen       string           // guarded by mu; the bound address
 	remoteState  api.ForwardState // guarded by mu; remote forwards
 	remoteListen string           // guarded by mu; remote forwards: the address granted
+	probe        *api.Probe       // guarded by mu; the last health probe, nil before any
+	targetDown   bool             // guarded by mu; the last probe found the target dead
+	downText     string           // guarded by mu; what that probe said
 }
 
 func newForward(profileName string, spec profile.Forward, logger *slog.Logger) *forward {
@@ -210,7 +213,8 @@ func (f *forward) snapshot(ps api.State) api.Forward {
 	switch ps {
 	case api.Stopped:
 		out.State = api.Closed
-	case api.Up:
+	case api.Up, api.Standby:
+		// Standby: bound, and the first client dials the link.
 		out.State = api.Listening
 	case api.Failed:
 		out.State = api.Error
@@ -227,5 +231,14 @@ func (f *forward) snapshot(ps api.State) api.Forward {
 	} else if !bound && ps != api.Stopped {
 		out.State = api.Error
 	}
+	f.mu.Lock()
+	if f.probe != nil {
+		p := *f.probe
+		out.Probe = &p
+		if f.targetDown && ps == api.Up && out.State == api.Listening {
+			out.State = api.Error
+		}
+	}
+	f.mu.Unlock()
 	return out
 }

@@ -23,12 +23,26 @@ type link struct {
 // and clears it; forwards wait on it, so listeners can stay bound and hold
 // their clients while the profile reconnects.
 type linkBoard struct {
+	// demand (buffered 1) is signalled, without blocking, each time a client
+	// finds no link: an on-demand profile dials then.
+	demand chan struct{}
+
 	mu    sync.Mutex
 	cur   *link         // guarded by mu; nil while down
 	ready chan struct{} // guarded by mu; closed when cur becomes non-nil
 }
 
-func newLinkBoard() *linkBoard { return &linkBoard{ready: make(chan struct{})} }
+func newLinkBoard() *linkBoard {
+	return &linkBoard{ready: make(chan struct{}), demand: make(chan struct{}, 1)}
+}
+
+// want tells the supervisor that a client waits for a link.
+func (b *linkBoard) want() {
+	select {
+	case b.demand <- struct{}{}:
+	default:
+	}
+}
 
 func (b *linkBoard) set(l *link) {
 	b.mu.Lock()
@@ -78,6 +92,7 @@ func (b *linkBoard) openDirect(ctx context.Context, clock Clock, hold time.Durat
 	for {
 		l, ready := b.current()
 		if l == nil {
+			b.want()
 			startTimer()
 			select {
 			case <-ready:

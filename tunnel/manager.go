@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kuguri/kuguri/internal/hooks"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -24,6 +25,9 @@ type Options struct {
 	Version  string              // for the SSH client version string
 	Getenv   func(string) string // nil = os.Getenv
 	Clock    Clock               // nil = the real clock
+	// HookTimeout bounds each on_up/on_down hook (0 = hooks.DefaultTimeout);
+	// Run waits for running hooks at most this long after its profiles stop.
+	HookTimeout time.Duration
 
 	// Test hooks: replace host-key checks and authentication, and the TCP
 	// dial of the first hop.
@@ -68,6 +72,7 @@ type Manager struct {
 	opts    Options
 	logger  *slog.Logger
 	shared  *authShared
+	hooks   *hooks.Runner // on_up / on_down; closed when Run returns
 	changed chan struct{} // buffered 1: a snapshot is due
 
 	mu       sync.Mutex
@@ -105,6 +110,7 @@ func NewManager(cfg *profile.Config, opts Options) *Manager {
 		opts:    opts,
 		logger:  opts.Logger,
 		shared:  &authShared{prompter: opts.Prompter, logger: opts.Logger, getenv: opts.Getenv},
+		hooks:   hooks.New(opts.Logger.With("component", "hooks"), opts.HookTimeout),
 		changed: make(chan struct{}, 1),
 		entries: map[string]*entry{},
 		subs:    map[*subscriber]struct{}{},
@@ -147,8 +153,9 @@ func (m *Manager) notify() {
 }
 
 // Run serves until ctx ends, then stops every profile, closes their
-// listeners, waits for their goroutines and returns nil. Profiles started
-// before Run begin when it does.
+// listeners, waits for their goroutines and for running hooks (bounded by
+// Options.HookTimeout) and returns nil. Profiles started before Run begin
+// when it does.
 func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	if m.runCtx != nil || m.closed {
@@ -189,6 +196,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	m.profiles.Wait()
+	// The on_down hooks of the profiles just stopped have been fired: let
+	// them run (bounded), then refuse more.
+	m.hooks.Close()
 
 	m.mu.Lock()
 	m.runCtx = nil
@@ -225,13 +235,10 @@ func (m *Manager) spawnLocked(e *entry) {
 		}
 	}
 	r := e.resolved
-	hops := make([]string, len(r.Hops))
-	for i, h := range r.Hops {
-		hops[i] = h.String()
-	}
 	logger := m.logger.With("profile", r.Name)
-	s := newSupervisor(r, m.opts.dialerFor(r.Name, m.shared), m.opts.Clock, logger, e.events, m.notify, hops, sshCommand(r))
+	s := newSupervisor(r, m.opts.dialerFor(r.Name, m.shared), m.opts.Clock, logger, e.events, m.notify, hopNames(r), sshCommand(r))
 	s.netwatch = !m.opts.noNetwatch
+	s.hooks = m.hooks
 	ctx, cancel := context.WithCancel(m.runCtx)
 	e.sup, e.cancel = s, cancel
 	m.profiles.Add(1)
@@ -240,6 +247,20 @@ func (m *Manager) spawnLocked(e *entry) {
 		s.run(ctx)
 		m.notify()
 	}()
+}
+
+// hopNames are the hops' short display names for the snapshot (the TUI
+// shows them as "bastion → vps"): each hop's Name, its address when it has
+// none.
+func hopNames(r *profile.Resolved) []string {
+	out := make([]string, len(r.Hops))
+	for i, h := range r.Hops {
+		out[i] = h.Name
+		if out[i] == "" {
+			out[i] = h.Addr()
+		}
+	}
+	return out
 }
 
 func resolve(cfg *profile.Config, name string) (*profile.Resolved, error) {
@@ -286,6 +307,10 @@ func (m *Manager) Start(ctx context.Context, names ...string) error {
 	for _, e := range es {
 		if e.resolveErr != nil {
 			errs = append(errs, fmt.Errorf("profile %q: %w", e.name, withKind(e.resolveErr, api.ErrConfig)))
+			continue
+		}
+		if err := checkRunnable(e.resolved); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		e.wanted = true
@@ -447,9 +472,7 @@ func (e *entry) snapshot() api.Profile {
 		return p
 	}
 	r := e.resolved
-	for _, h := range r.Hops {
-		p.Hops = append(p.Hops, h.String())
-	}
+	p.Hops = hopNames(r)
 	p.SSHCommand = sshCommand(r)
 	for _, f := range r.Forwards {
 		af := api.Forward{Name: f.Name, Type: f.Type, Listen: f.Listen(), Target: f.Target(), State: api.Closed}
@@ -512,7 +535,8 @@ func (m *Manager) broadcast() {
 }
 
 // WaitReady blocks until the named profile is up with every forward
-// listening, and returns its state. When the first connection attempt fails,
+// listening (for an on-demand profile: in standby, its listeners bound),
+// and returns its state. When the first connection attempt fails,
 // it returns that failure (errors.Is api.ErrHostKey, ErrAuth, ErrNetwork or
 // ErrForward) instead of waiting for retries. Start the profile first.
 func (m *Manager) WaitReady(ctx context.Context, name string) (api.Profile, error) {
@@ -569,7 +593,7 @@ func (m *Manager) WaitReady(ctx context.Context, name string) (api.Profile, erro
 		if p.State == api.Failed {
 			return p, withKind(errors.New(p.LastError), p.ErrorKind.Sentinel())
 		}
-		if p.State == api.Up && allListening(p) {
+		if (p.State == api.Up || p.State == api.Standby) && allListening(p) {
 			return p, nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kuguri/kuguri/internal/hooks"
 	"github.com/kuguri/kuguri/internal/netwatch"
 	"github.com/kuguri/kuguri/internal/sshauth"
 	"github.com/kuguri/kuguri/profile"
@@ -42,6 +43,7 @@ type supervisor struct {
 	forceCh  chan struct{} // buffered 1: drop the link and redial now
 	probeCh  chan struct{} // buffered 1: probe now, redial at once if dead
 	netwatch bool          // watch the route and the wall clock, kick on change
+	hooks    *hooks.Runner // nil: no hooks
 	done     chan struct{} // closed when run returns
 	first    chan struct{} // closed when the first attempt has a result
 
@@ -143,8 +145,30 @@ func (s *supervisor) update(fn func(p *api.Profile)) {
 		}
 		s.logger.Info("state changed", attrs...)
 		s.event(level, text)
+		s.fireHooks(old, p)
 	}
 	s.notify()
+}
+
+// fireHooks runs on_up when the profile enters Up and on_down when it
+// leaves Up (for reconnecting, standby, stopped or failed). The Runner
+// never blocks.
+func (s *supervisor) fireHooks(old api.State, p api.Profile) {
+	if s.hooks == nil || old == p.State {
+		return
+	}
+	var command string
+	switch {
+	case p.State == api.Up:
+		command = s.r.Settings.OnUp
+	case old == api.Up:
+		command = s.r.Settings.OnDown
+	default:
+		return
+	}
+	s.hooks.Fire(context.Background(), command, hooks.Event{
+		Profile: s.r.Name, State: p.State.String(), Prev: old.String(), LastError: p.LastError,
+	})
 }
 
 func (s *supervisor) setErr(p *api.Profile, err error) {
@@ -178,7 +202,17 @@ func (s *supervisor) holdTimeout() time.Duration {
 func (s *supervisor) run(ctx context.Context) {
 	defer close(s.done)
 	defer s.firstResult(fmt.Errorf("profile %q stopped before connecting: %w", s.r.Name, api.ErrNetwork))
-	s.update(func(p *api.Profile) { p.State = api.Connecting; p.Attempt = 1; s.setErr(p, nil); p.Note = "" })
+	s.update(func(p *api.Profile) {
+		if !s.r.OnDemand {
+			p.State, p.Attempt = api.Connecting, 1
+		}
+		s.setErr(p, nil)
+		p.Note = ""
+	})
+	if err := checkRunnable(s.r); err != nil {
+		s.failed(err, "")
+		return
+	}
 
 	var wg sync.WaitGroup
 	lctx, cancel := context.WithCancel(ctx)
@@ -236,7 +270,28 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 	var authFails []time.Time
 	everUp := false
 	attempt := 0
+	// standby: an on-demand profile waits for a client before dialling;
+	// standbyNote says why it is back there.
+	standby, standbyNote := s.r.OnDemand, ""
 	for {
+		if standby {
+			standby = false
+			note := standbyNote
+			s.update(func(p *api.Profile) {
+				p.State = api.Standby
+				p.Attempt = 0
+				p.NextRetry = time.Time{}
+				if note != "" {
+					p.Note = note
+				}
+			})
+			s.firstResult(nil)
+			if !s.waitDemand(ctx) {
+				return
+			}
+			attempt = 0
+			s.update(func(p *api.Profile) { p.State = api.Connecting; p.Note = "" })
+		}
 		attempt++
 		s.mu.Lock()
 		s.dials++
@@ -277,8 +332,8 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 					authFails = authFails[:0]
 					note = fmt.Sprintf("authentication failed %d times in %v; next try in %v", authBurst, authWindow, authPause)
 				}
-				if needsPassphrase(err) {
-					note = "a key needs a passphrase and nobody can type it here (headless): add the key to ssh-agent or start kuguri in a terminal"
+				if ke := passphraseNeeded(err); ke != nil {
+					note = ke.Error()
 				}
 			}
 			s.update(func(p *api.Profile) {
@@ -290,6 +345,11 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 			})
 			if !s.sleep(ctx, delay, &bo) {
 				return
+			}
+			if s.r.OnDemand && !s.busy() {
+				// Nobody waits any more: back to standby, keeping the
+				// error and the backoff.
+				standby, standbyNote = true, note
 			}
 			continue
 		}
@@ -318,8 +378,12 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 				rwg.Add(1)
 				go f.serveRemote(rctx, l.client, s.clock, &rwg, backoff{initial: set.Reconnect.Initial, max: set.Reconnect.Max})
 			}
+			if iv := probeInterval(f.spec, set); iv > 0 {
+				rwg.Add(1)
+				go s.probeLoop(rctx, f, l.client, iv, &rwg)
+			}
 		}
-		reason, immediate := s.hold(ctx, ch)
+		reason, immediate := s.hold(ctx, l)
 		rcancel()
 		s.board.clear()
 		close(l.done)
@@ -327,6 +391,22 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 		rwg.Wait()
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(reason, errIdle) {
+			// An on-demand profile's redial after idling is not a
+			// reconnect.
+			everUp = false
+			bo.reset()
+			s.update(func(p *api.Profile) { s.setErr(p, nil) })
+			standby, standbyNote = true, fmt.Sprintf("no client for %v: link closed; the next client dials again", s.idleTimeout())
+			continue
+		}
+		if s.r.OnDemand && !s.busy() {
+			// The link broke with nobody using it: wait for a client
+			// rather than redial.
+			s.update(func(p *api.Profile) { s.setErr(p, reason) })
+			standby, standbyNote = true, "link lost while idle; the next client dials again"
+			continue
 		}
 		if s.clock.Now().Sub(upAt) >= stableAfter || immediate {
 			bo.reset()
@@ -343,6 +423,73 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 		})
 		if !s.sleep(ctx, delay, &bo) {
 			return
+		}
+		if s.r.OnDemand && !s.busy() {
+			standby, standbyNote = true, ""
+		}
+	}
+}
+
+// errIdle is hold's reason when an on-demand profile's link went unused
+// for its idle timeout.
+var errIdle = errors.New("idle")
+
+// checkRunnable rejects what the engine cannot run as written.
+func checkRunnable(r *profile.Resolved) error {
+	if !r.OnDemand {
+		return nil
+	}
+	for _, f := range r.Forwards {
+		if f.Type == profile.Remote {
+			return fmt.Errorf("profile %q: %w: on_demand cannot be used with remote forward %q: a remote forward listens on the server, so no local client would ever bring the link up; drop on_demand or move the forward to a profile of its own", r.Name, api.ErrConfig, f.Name)
+		}
+	}
+	return nil
+}
+
+// idleTimeout is how long an on-demand link may go unused.
+func (s *supervisor) idleTimeout() time.Duration {
+	if d := s.r.Settings.IdleTimeout; d > 0 {
+		return d
+	}
+	return 10 * time.Minute
+}
+
+// activity sums the clients of the local and dynamic forwards: those open
+// now, and those ever accepted.
+func (s *supervisor) activity() (active int64, total uint64) {
+	for _, f := range s.forwards {
+		if f.spec.Type == profile.Remote {
+			continue
+		}
+		active += f.stats.active.Load()
+		total += f.stats.total.Load()
+	}
+	return active, total
+}
+
+// busy reports whether any client is connected (served or held).
+func (s *supervisor) busy() bool {
+	a, _ := s.activity()
+	return a > 0
+}
+
+// waitDemand waits, in standby, for a client that needs the link (or a
+// Reconnect, taken as "connect now"). It returns false when ctx ended.
+func (s *supervisor) waitDemand(ctx context.Context) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-s.board.demand:
+			// A stale signal from a client already gone is ignored.
+			if s.busy() {
+				return true
+			}
+		case <-s.forceCh:
+			return true
+		case <-s.probeCh:
+			// A network change: there is no link to probe.
 		}
 	}
 }
@@ -375,7 +522,9 @@ type probeResult struct {
 // hold keeps a live chain: a keepalive@openssh.com request every interval,
 // one in flight, and a deadline of interval*countMax after the last reply.
 // It returns why the link is considered gone, and whether to redial at once.
-func (s *supervisor) hold(ctx context.Context, ch *chain) (error, bool) {
+// An on-demand profile's link is also given up (reason errIdle) when no
+// client has used any forward for the idle timeout.
+func (s *supervisor) hold(ctx context.Context, l *link) (error, bool) {
 	set := s.r.Settings
 	interval := set.KeepaliveInterval
 	if interval <= 0 {
@@ -383,7 +532,7 @@ func (s *supervisor) hold(ctx context.Context, ch *chain) (error, bool) {
 	}
 	countMax := max(set.KeepaliveCountMax, 1)
 	dead := interval * time.Duration(countMax)
-	client := ch.last()
+	client := l.client
 
 	lost := make(chan error, 1)
 	go func() { lost <- client.Wait() }()
@@ -412,6 +561,20 @@ func (s *supervisor) hold(ctx context.Context, ch *chain) (error, bool) {
 			kickTimer.Stop()
 		}
 	}()
+	// Idle detection (on demand): polled at a quarter of the timeout, so
+	// the link closes between 1 and 1.25 idle timeouts after the last
+	// client left.
+	idle := s.idleTimeout()
+	idleCheck := min(max(idle/4, 10*time.Millisecond), 5*time.Second)
+	var idleTimer Timer
+	var idleC <-chan time.Time
+	idleSince := s.clock.Now()
+	_, lastTotal := s.activity()
+	if s.r.OnDemand {
+		idleTimer = s.clock.NewTimer(idleCheck)
+		defer idleTimer.Stop()
+		idleC = idleTimer.C()
+	}
 	linkErr := func(format string, args ...any) error {
 		return fmt.Errorf("profile %q: %w", s.r.Name, fmt.Errorf("%w: "+format, append([]any{api.ErrNetwork}, args...)...))
 	}
@@ -453,6 +616,23 @@ func (s *supervisor) hold(ctx context.Context, ch *chain) (error, bool) {
 			return linkErr("no keepalive reply for %v (%d × %v)", dead, countMax, interval), false
 		case <-kickC:
 			return linkErr("no keepalive reply within %v after a network change", min(interval, maxKickWait)), true
+		case <-idleC:
+			now := s.clock.Now()
+			active, total := s.activity()
+			if active > 0 || total != lastTotal {
+				idleSince, lastTotal = now, total
+			} else if now.Sub(idleSince) >= idle {
+				// Unpublish the link first: a client that arrives from
+				// now on waits for the next one (and asks for it). One
+				// that got it just before shows in the counters.
+				s.board.clear()
+				if active, total := s.activity(); active == 0 && total == lastTotal {
+					return errIdle, false
+				}
+				s.board.set(l)
+				idleSince, lastTotal = now, total
+			}
+			idleTimer.Reset(idleCheck)
 		}
 	}
 }
@@ -484,12 +664,12 @@ func (s *supervisor) watchNetwork(ctx context.Context) {
 	}
 }
 
-// needsPassphrase reports whether auth failed because a key's passphrase
-// could not be asked (headless).
-func needsPassphrase(err error) bool {
-	if errors.Is(err, api.ErrNoPrompter) {
-		return true
+// passphraseNeeded returns the key whose passphrase nobody could be asked
+// for (headless), when that is why authentication failed.
+func passphraseNeeded(err error) *sshauth.KeyError {
+	var ke *sshauth.KeyError
+	if errors.As(err, &ke) && errors.Is(ke, api.ErrNoPrompter) {
+		return ke
 	}
-	var ae *sshauth.AuthError
-	return errors.As(err, &ae) && errors.Is(ae.Err, api.ErrNoPrompter)
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 type AuthError struct {
 	Hop     string   // the hop as shown in messages, e.g. "vps (127.0.0.1:22)"
 	Methods []string // the methods tried, in order ("none", "publickey", ...)
-	Err     error    // the handshake's error
+	Err     error    // the handshake's error, with a *KeyError when a key could not be used
 }
 
 func (e *AuthError) Error() string {
@@ -31,7 +31,14 @@ func (e *AuthError) Error() string {
 	return b.String()
 }
 
-func (e *AuthError) Unwrap() error { return api.ErrAuth }
+// Unwrap returns api.ErrAuth and Err, so that errors.As finds a *KeyError
+// and errors.Is finds api.ErrNoPrompter.
+func (e *AuthError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{api.ErrAuth}
+	}
+	return []error{api.ErrAuth, e.Err}
+}
 
 // AsAuthError turns x/crypto's handshake authentication failure ("ssh:
 // unable to authenticate, attempted methods [none publickey], no supported

@@ -206,6 +206,7 @@ func (a *authn) signers() ([]ssh.Signer, error) {
 			}
 			if !canAsk(a.cfg.Prompter) {
 				a.log.Info("not offering encrypted key: no one to ask for its passphrase", "file", id.path)
+				a.skip(id)
 				continue
 			}
 			if id.pub == nil {
@@ -247,16 +248,21 @@ func (a *authn) ownCerts(pub ssh.PublicKey) []*ssh.Certificate {
 	return out
 }
 
-// KeyError is an identity file that could not be used to sign after the
-// server accepted its public key: the passphrase was refused, wrong
-// maxPassphraseTries times, or nobody could be asked. It never carries the
-// passphrase.
+// KeyError is an identity file that could not be used: the passphrase was
+// refused, wrong maxPassphraseTries times, or nobody could be asked (then
+// Err wraps api.ErrNoPrompter, and the key may not have been offered at
+// all: see Auth.Failure). It never carries the passphrase.
 type KeyError struct {
-	File string
+	File string // as shown to people: ~ stands for the home directory
 	Err  error
 }
 
-func (e *KeyError) Error() string { return "identity file " + e.File + ": " + e.Err.Error() }
+func (e *KeyError) Error() string {
+	if errors.Is(e.Err, api.ErrNoPrompter) {
+		return "key " + e.File + " is encrypted and there is no terminal to ask for its passphrase: load it into ssh-agent, or run kuguri once in a terminal"
+	}
+	return "identity file " + e.File + ": " + e.Err.Error()
+}
 
 func (e *KeyError) Unwrap() error { return e.Err }
 
@@ -272,7 +278,7 @@ func (a *authn) decrypt(id *identity) (ssh.Signer, error) {
 		return e.signer, nil
 	}
 	if !canAsk(a.cfg.Prompter) {
-		return nil, &KeyError{File: id.path, Err: fmt.Errorf("key is encrypted: %w", api.ErrNoPrompter)}
+		return nil, &KeyError{File: a.display(id.path), Err: fmt.Errorf("key is encrypted: %w", api.ErrNoPrompter)}
 	}
 	for try := range maxPassphraseTries {
 		pass, err := a.cfg.Prompter.Passphrase(a.ctx, api.PassphraseQuestion{
@@ -280,24 +286,24 @@ func (a *authn) decrypt(id *identity) (ssh.Signer, error) {
 		})
 		if err != nil {
 			wipe(pass)
-			return nil, &KeyError{File: id.path, Err: fmt.Errorf("passphrase not given: %w", err)}
+			return nil, &KeyError{File: a.display(id.path), Err: fmt.Errorf("passphrase not given: %w", err)}
 		}
 		s, err := ssh.ParsePrivateKeyWithPassphrase(id.encrypted, pass)
 		wipe(pass)
 		if err == nil {
 			if id.pub != nil && !sameKey(s.PublicKey(), id.pub) {
-				return nil, &KeyError{File: id.path, Err: errors.New("private key does not match its .pub file")}
+				return nil, &KeyError{File: a.display(id.path), Err: errors.New("private key does not match its .pub file")}
 			}
 			e.signer = s
 			a.log.Info("identity file decrypted", "file", id.path)
 			return s, nil
 		}
 		if !errors.Is(err, x509.IncorrectPasswordError) {
-			return nil, &KeyError{File: id.path, Err: err}
+			return nil, &KeyError{File: a.display(id.path), Err: err}
 		}
 		a.log.Warn("wrong passphrase", "file", id.path, "try", try+1)
 	}
-	return nil, &KeyError{File: id.path, Err: errWrongPassphrase}
+	return nil, &KeyError{File: a.display(id.path), Err: errWrongPassphrase}
 }
 
 func wipe(b []byte) {

@@ -2,11 +2,13 @@ package sshauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -88,7 +90,8 @@ type Config struct {
 // Methods returns the auth methods for cfg.Hop, and a closer that releases
 // what they hold (agent connections). Call the closer after the handshake.
 // Questions to the Prompter are not bounded by a context; use
-// MethodsContext for that.
+// MethodsContext for that, and Prepare to also learn why a failed
+// handshake failed.
 func Methods(cfg Config) (methods []ssh.AuthMethod, closer func(), err error) {
 	return MethodsContext(context.Background(), cfg)
 }
@@ -96,13 +99,31 @@ func Methods(cfg Config) (methods []ssh.AuthMethod, closer func(), err error) {
 // MethodsContext is Methods with ctx passed to every Prompter question
 // (passphrases, keyboard-interactive, password), so that a cancelled
 // connection attempt stops waiting for an answer.
+func MethodsContext(ctx context.Context, cfg Config) (methods []ssh.AuthMethod, closer func(), err error) {
+	au := Prepare(ctx, cfg)
+	return au.Methods(), au.Close, nil
+}
+
+// Auth is one hop's authentication for one connection attempt: the methods
+// to hand to x/crypto, what they hold (an agent connection), and what they
+// had to leave out, so that a failed handshake can be explained. Use
+// Prepare; call Close after the handshake.
+type Auth struct {
+	a       *authn
+	methods []ssh.AuthMethod
+	conn    net.Conn // the agent connection; nil when none
+	once    sync.Once
+}
+
+// Prepare builds the auth methods for cfg.Hop, with ctx passed to every
+// Prompter question.
 //
 // The order is OpenSSH's: agent keys (only those matching the identity
 // files with IdentitiesOnly), then identity files not already offered by
 // the agent, each key's certificates before the key; then
 // keyboard-interactive and password, only when a real Prompter exists. The
-// agent is dialled here, afresh for each call; the closer closes it.
-func MethodsContext(ctx context.Context, cfg Config) (methods []ssh.AuthMethod, closer func(), err error) {
+// agent is dialled here, afresh for each call; Close closes it.
+func Prepare(ctx context.Context, cfg Config) *Auth {
 	a := &authn{ctx: ctx, cfg: cfg, log: cfg.Logger, getenv: cfg.Getenv}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -111,34 +132,64 @@ func MethodsContext(ctx context.Context, cfg Config) (methods []ssh.AuthMethod, 
 	if a.getenv == nil {
 		a.getenv = os.Getenv
 	}
-
-	var conn net.Conn
+	au := &Auth{a: a}
 	if sock := a.agentSocket(); sock != "" {
 		c, err := net.Dial("unix", sock)
 		if err != nil {
 			a.log.Warn("ssh-agent not reachable; not using it", "socket", sock, "err", err)
 		} else {
-			conn = c
+			au.conn = c
 			a.agent = agent.NewClient(c)
 		}
 	}
-	var once sync.Once
-	closer = func() {
-		once.Do(func() {
-			if conn != nil {
-				conn.Close()
-			}
-		})
-	}
 
 	a.loadIdentities()
-	methods = append(methods, ssh.PublicKeysCallback(a.signers))
+	au.methods = append(au.methods, ssh.PublicKeysCallback(a.signers))
 	if canAsk(cfg.Prompter) {
-		methods = append(methods,
+		au.methods = append(au.methods,
 			ssh.KeyboardInteractive(a.keyboardInteractive),
 			ssh.PasswordCallback(a.password))
 	}
-	return methods, closer, nil
+	return au
+}
+
+// Methods returns the methods to put in ssh.ClientConfig.Auth.
+func (au *Auth) Methods() []ssh.AuthMethod { return au.methods }
+
+// Close releases the agent connection. It is safe to call more than once.
+func (au *Auth) Close() {
+	au.once.Do(func() {
+		if au.conn != nil {
+			au.conn.Close()
+		}
+	})
+}
+
+// Failure explains a failed handshake as AsAuthError does (hop as shown in
+// messages, "" when the caller names the hop itself), and more: when
+// authentication failed after an encrypted key was left out because nobody
+// could be asked for its passphrase, the *AuthError carries a *KeyError for
+// that key wrapping api.ErrNoPrompter, whose message tells the user what to
+// do. Other errors, and nil, are returned unchanged.
+func (au *Auth) Failure(hop string, err error) error {
+	err = AsAuthError(hop, err)
+	ae, ok := err.(*AuthError)
+	if !ok {
+		return err
+	}
+	var ke *KeyError
+	if errors.As(ae.Err, &ke) {
+		return err
+	}
+	skipped := au.a.skippedKeys()
+	if len(skipped) == 0 {
+		return err
+	}
+	ke = &KeyError{File: skipped[0], Err: fmt.Errorf("key is encrypted: %w", api.ErrNoPrompter)}
+	if len(skipped) > 1 {
+		au.a.log.Info("more encrypted keys were left out for want of a passphrase", "files", skipped)
+	}
+	return &AuthError{Hop: ae.Hop, Methods: ae.Methods, Err: errors.Join(ae.Err, ke)}
 }
 
 // canAsk reports whether p can ask a person.
@@ -161,6 +212,39 @@ type authn struct {
 
 	ids   []*identity
 	certs []*ssh.Certificate // from CertificateFiles
+
+	mu      sync.Mutex
+	skipped []string // guarded by mu; encrypted keys left out (headless), as displayed
+}
+
+// skip records that id, an encrypted key, was not offered because nobody
+// can be asked for its passphrase.
+func (a *authn) skip(id *identity) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	d := a.display(id.path)
+	if !slices.Contains(a.skipped, d) {
+		a.skipped = append(a.skipped, d)
+	}
+}
+
+func (a *authn) skippedKeys() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.skipped)
+}
+
+// display shows p as people write it: ~ for the home directory.
+func (a *authn) display(p string) string {
+	home := a.home()
+	if home == "" || home == "/" {
+		return p
+	}
+	home = filepath.Clean(home)
+	if rel, ok := strings.CutPrefix(p, home+string(filepath.Separator)); ok {
+		return "~/" + filepath.ToSlash(rel)
+	}
+	return p
 }
 
 func (a *authn) home() string {
