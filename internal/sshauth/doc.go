@@ -10,5 +10,12 @@
 // would accept it. Passphrases, passwords and keyboard-interactive answers
 // never reach a log, an error or the disk.
 //
+// With nobody to ask (a nil Prompter or api.Headless), encrypted keys are
+// not offered at all, but the fact is kept: Auth.Failure turns the failed
+// handshake into an *AuthError carrying a *KeyError that wraps
+// api.ErrNoPrompter and says plainly what to do ("key ~/.ssh/id_ed25519 is
+// encrypted and there is no terminal to ask for its passphrase: load it
+// into ssh-agent, or run kuguri once in a terminal").
+//
 // It must not import cobra, viper, bubbletea or the tunnel package.
 package sshauth

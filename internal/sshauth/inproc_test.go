@@ -1,6 +1,7 @@
 package sshauth
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -335,5 +336,65 @@ func TestUnreachableAgentIsNotFatal(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "ssh-agent not reachable") {
 		t.Errorf("log:\n%s", buf.String())
+	}
+}
+
+func TestHeadlessEncryptedKeyExplained(t *testing.T) {
+	home := t.TempDir()
+	sshDir := filepath.Join(home, ".ssh")
+	if err := os.MkdirAll(sshDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	enc, encPath := sshdtest.NewKey(t, sshDir, "id_ed25519", "pass")
+	addr := acceptKeys(t, enc.PublicKey())
+	getenv := func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}
+	hop := localHop(addr, encPath)
+	for _, pr := range []api.Prompter{nil, api.Headless{}} {
+		au := Prepare(context.Background(), Config{Hop: hop, Prompter: pr, Getenv: getenv})
+		_, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{
+			User: hop.User, Auth: au.Methods(), Timeout: 10 * time.Second,
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), // the host key is not under test here
+		})
+		au.Close()
+		if err == nil {
+			t.Fatalf("prompter %T: logged in with an encrypted key and nobody to ask", pr)
+		}
+		err = au.Failure(hop.String(), err)
+		var ae *AuthError
+		var ke *KeyError
+		if !errors.As(err, &ae) || !errors.As(err, &ke) || !errors.Is(err, api.ErrAuth) || !errors.Is(err, api.ErrNoPrompter) {
+			t.Fatalf("prompter %T: %T %v: want an AuthError carrying a KeyError wrapping ErrNoPrompter", pr, err, err)
+		}
+		if ke.File != "~/.ssh/id_ed25519" {
+			t.Errorf("KeyError.File %q, want ~/.ssh/id_ed25519", ke.File)
+		}
+		want := "key ~/.ssh/id_ed25519 is encrypted and there is no terminal to ask for its passphrase: load it into ssh-agent, or run kuguri once in a terminal"
+		if ke.Error() != want {
+			t.Errorf("KeyError %q\nwant     %q", ke.Error(), want)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, hop.String()+": authentication failed (tried ") || !strings.HasSuffix(msg, "): "+want) {
+			t.Errorf("message %q", msg)
+		}
+	}
+
+	// A plain key that is simply not accepted: no encrypted key was left
+	// out, so nothing is said about passphrases.
+	_, plainPath := sshdtest.NewKey(t, t.TempDir(), "id_plain", "")
+	au := Prepare(context.Background(), Config{Hop: localHop(addr, plainPath), Getenv: getenv})
+	_, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "alice", Auth: au.Methods(), Timeout: 10 * time.Second, HostKeyCallback: ssh.InsecureIgnoreHostKey()})
+	au.Close()
+	err = au.Failure("", err)
+	var ke *KeyError
+	if !errors.Is(err, api.ErrAuth) || errors.As(err, &ke) || errors.Is(err, api.ErrNoPrompter) {
+		t.Fatalf("plain key refused: %v", err)
+	}
+	// Non-auth errors pass through.
+	if au.Failure("", io.ErrUnexpectedEOF) != io.ErrUnexpectedEOF {
+		t.Error("a network error was changed")
 	}
 }
