@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,7 +155,7 @@ func measureConcurrency(ctx context.Context, e *env, rep *Report) ([]Row, error)
 	done := Row{Key: "concurrent_completed", Title: fmt.Sprintf("%d concurrent × %d KiB echo: completed", o.Concurrent, o.ConcBytes>>10), Unit: "conns", Better: "higher", Values: map[string]float64{}}
 	took := Row{Key: "concurrent_time", Title: fmt.Sprintf("%d concurrent: total time", o.Concurrent), Unit: "s", Better: "lower", Values: map[string]float64{}, Samples: map[string][]float64{}}
 	peak := Row{Key: "peak_rss_load", Title: "peak RSS under that load", Unit: "MiB", Better: "lower", Values: map[string]float64{}}
-	var errs []string
+	var errs, overflows []string
 	for _, n := range allClients {
 		c, err := e.start(ctx, n, []string{e.echo}, nil)
 		if err != nil {
@@ -169,13 +170,18 @@ func measureConcurrency(ctx context.Context, e *env, rep *Report) ([]Row, error)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("peak RSS of %s includes start-up (clear_refs: %v)", n, err))
 		}
 		worst := o.Concurrent
+		ov0, ovErr := tcpExtCounter("ListenOverflows")
 		for r := 0; r < o.ConcRounds; r++ {
 			ok, d, firstErr := concurrentEcho(c.addrs[0], o.Concurrent, payload)
 			worst = min(worst, ok)
 			took.Samples[n] = append(took.Samples[n], d.Seconds())
 			if firstErr != nil {
-				errs = append(errs, fmt.Sprintf("%s round %d: %d/%d completed, first error: %v", n, r+1, ok, o.Concurrent, firstErr))
+				errs = append(errs, fmt.Sprintf("%s round %d: %d/%d completed, first error: %v; client said: %s",
+					n, r+1, ok, o.Concurrent, firstErr, firstLines(c.p.stderr.String(), 2)))
 			}
+		}
+		if ov1, err := tcpExtCounter("ListenOverflows"); err == nil && ovErr == nil {
+			overflows = append(overflows, fmt.Sprintf("%s %d", n, ov1-ov0))
 		}
 		_, hwm, err := c.p.rss()
 		c.stop()
@@ -188,8 +194,11 @@ func measureConcurrency(ctx context.Context, e *env, rep *Report) ([]Row, error)
 	}
 	done.finish(&target{v: float64(o.Concurrent), text: fmt.Sprintf("all %d", o.Concurrent)})
 	done.Note = fmt.Sprintf("worst of %d rounds; a fresh client process per client", o.ConcRounds)
+	if len(overflows) > 0 {
+		done.Note += "; kernel ListenOverflows during the load (accept queue full, SYN retried or reset; ssh -L listens with backlog 128, Go with somaxconn): " + strings.Join(overflows, ", ")
+	}
 	if len(errs) > 0 {
-		done.Note += "; " + fmt.Sprint(errs)
+		done.Note += "; " + strings.Join(errs, "; ")
 	}
 	took.finish(&target{ratio: true, le: true, v: 1.1, text: "≤ 1.1×"})
 	took.Note = fmt.Sprintf("from the first connect to the last byte of the last echo, median of %d rounds", o.ConcRounds)
@@ -449,4 +458,17 @@ func measureBlackhole(ctx context.Context, e *env, rep *Report) ([]Row, error) {
 	}
 	r.finish(&target{le: true, v: bound.Seconds() * 1.1, text: fmt.Sprintf("≤ %v (+10%%)", bound)})
 	return []Row{r}, nil
+}
+
+// firstLines returns the first n lines of s, and how many there were in all.
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) == 0 || lines[0] == "" {
+		return "(nothing)"
+	}
+	out := strings.Join(lines[:min(n, len(lines))], " / ")
+	if len(lines) > n {
+		out += fmt.Sprintf(" (%d lines in all)", len(lines))
+	}
+	return fmt.Sprintf("%q", out)
 }

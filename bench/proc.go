@@ -145,3 +145,26 @@ func (p *proc) rss() (cur, peak int64, err error) {
 	}
 	return c << 10, h << 10, nil
 }
+
+// tcpExtCounter reads a TcpExt counter of /proc/net/netstat (for example
+// ListenOverflows: connections dropped because a listener's accept queue
+// was full).
+func tcpExtCounter(name string) (int64, error) {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "TcpExt:") || !strings.HasPrefix(lines[i+1], "TcpExt:") {
+			continue
+		}
+		keys, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		for j, k := range keys {
+			if k == name && j < len(vals) {
+				return strconv.ParseInt(vals[j], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/net/netstat has no TcpExt %s", name)
+}
