@@ -210,8 +210,13 @@ func TestSSHDLocalPortBusy(t *testing.T) {
 	m := e.manager(&profile.Resolved{Name: "vps", Hops: []profile.Hop{e.hop("vps", srv)}, Forwards: []profile.Forward{f}})
 	m.Start(context.Background(), "vps")
 	_, err = m.WaitReady(context.Background(), "vps")
-	if !errors.Is(err, api.ErrForward) || !strings.Contains(err.Error(), busy.Addr().String()) {
-		t.Fatalf("err %v", err)
+	if !errors.Is(err, api.ErrForward) {
+		t.Fatalf("err %v, want ErrForward", err)
+	}
+	for _, want := range []string{busy.Addr().String(), `forward "db"`, `profile "vps"`, "already in use"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err %q does not name %s", err, want)
+		}
 	}
 }
 
