@@ -207,19 +207,9 @@ func loopbackRig(t *testing.T) *rig {
 	srv := sshdtest.Start(t, sshdtest.Options{Name: "sshd", AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}})
 	r := &rig{t: t, dir: dir, signer: signer, keyPath: keyPath, knownHosts: filepath.Join(dir, "known_hosts"), sshd: srv}
 	sshdtest.WriteKnownHosts(t, r.knownHosts, srv.KnownHostsLine())
-	r.db = netns.NewService(t, nil, "db", freeAddr(t), netns.Echo)
-	r.admin = netns.NewService(t, nil, "admin", freeAddr(t), netns.HTTPPage(netns.AdminBody))
+	r.db = netns.NewService(t, nil, "db", "127.0.0.1:0", netns.Echo)
+	r.admin = netns.NewService(t, nil, "admin", "127.0.0.1:0", netns.HTTPPage(netns.AdminBody))
 	return r
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // forEachRig runs fn as subtests on loopback and on the topology.

@@ -22,7 +22,8 @@ type Service struct {
 	// Name labels the service ("db", "admin", "rdp").
 	Name string
 	// Addr is where it listens, as seen inside its namespace
-	// ("127.0.0.1:5432").
+	// ("127.0.0.1:5432"). Set by NewService; read it from the test
+	// goroutine.
 	Addr string
 
 	// Set at construction.
@@ -39,8 +40,9 @@ type Service struct {
 
 // NewService starts a service named name on addr inside ns (nil: the test
 // process's own namespace, for loopback tests), calling handle for each
-// connection (the connection is closed when handle returns). It is
-// stopped at cleanup.
+// connection (the connection is closed when handle returns). Port 0 picks
+// a free port, kept across Stop and Start; Addr holds the bound address. It
+// is stopped at cleanup.
 func NewService(tb testing.TB, ns *NS, name, addr string, handle func(net.Conn)) *Service {
 	tb.Helper()
 	s := &Service{Name: name, Addr: addr, ns: ns, handle: handle, conns: map[net.Conn]struct{}{}}
@@ -78,6 +80,7 @@ func (s *Service) Start(tb testing.TB) {
 		tb.Fatalf("netns: service %s on %s: %v", s.Name, s.Addr, err)
 	}
 	s.ln = ln
+	s.Addr = ln.Addr().String() // port 0 resolved; a restart reuses it
 	s.wg.Add(1)
 	go s.accept(ln)
 }
