@@ -13,9 +13,10 @@
 // most ConnectTimeout, then served). When no client has used any forward
 // for Settings.IdleTimeout, the link is closed and the profile is back in
 // Standby, listeners still bound. A redial after idling is not counted in
-// Reconnects. An on-demand profile with a remote forward is refused at
-// Start with api.ErrConfig: a remote forward listens on the server, so no
-// local client would ever bring its link up.
+// Reconnects; Reconnect on a profile in Standby dials at once. An on-demand
+// profile with a remote forward is refused at Start with api.ErrConfig: a
+// remote forward listens on the server, so no local client would ever bring
+// its link up.
 //
 // Health probes: a local forward with probe: true or a probe interval (its
 // own or Settings.ProbeInterval; 30s when only probe: true) has its target
