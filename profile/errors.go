@@ -77,9 +77,16 @@ func (p *problems) addf(file string, line int, prof, field, format string, args 
 	p.add(&FieldError{File: file, Line: line, Profile: prof, Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
+// maxProblems bounds how many problems one error lists.
+const maxProblems = 100
+
 func (p *problems) err() error {
 	if len(p.list) == 0 {
 		return nil
+	}
+	if len(p.list) > maxProblems {
+		more := len(p.list) - maxProblems
+		p.list = append(p.list[:maxProblems:maxProblems], &FieldError{Msg: fmt.Sprintf("and %d more problems", more)})
 	}
 	if len(p.list) == 1 {
 		return p.list[0]

@@ -17,7 +17,7 @@ func (c *Config) validate(probs *problems) {
 		profile, forward, addr string
 		line                   int
 	}
-	var seen []listener
+	seen := map[int][]listener{} // by port
 	for _, name := range c.ld.order {
 		p := c.Profiles[name]
 		meta := c.ld.meta[name]
@@ -34,10 +34,11 @@ func (c *Config) validate(probs *problems) {
 				}
 				continue
 			}
-			if addrPort(f.Local) == 0 {
+			port := addrPort(f.Local)
+			if port == 0 {
 				continue
 			}
-			for _, l := range seen {
+			for _, l := range seen[port] {
 				if listenOverlap(l.addr, f.Local) {
 					where := fmt.Sprintf("profile %q forward %q (line %d)", l.profile, l.forward, l.line)
 					if l.profile == name {
@@ -47,7 +48,7 @@ func (c *Config) validate(probs *problems) {
 					break
 				}
 			}
-			seen = append(seen, listener{name, f.Name, f.Local, line})
+			seen[port] = append(seen[port], listener{name, f.Name, f.Local, line})
 		}
 	}
 	var warns []string
