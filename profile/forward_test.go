@@ -7,11 +7,11 @@ import (
 
 func TestParseForwardSpec(t *testing.T) {
 	tests := []struct {
-		in                 string
-		local, remote      string
-		name               string
-		err                string // substring; "" = must succeed
-		nonLoopbackListen  bool
+		in                string
+		local, remote     string
+		name              string
+		err               string // substring; "" = must succeed
+		nonLoopbackListen bool
 	}{
 		{in: "8080:127.0.0.1:8080", local: "127.0.0.1:8080", remote: "127.0.0.1:8080", name: "L8080"},
 		{in: " 5432:db.internal:5432 ", local: "127.0.0.1:5432", remote: "db.internal:5432", name: "L5432"},

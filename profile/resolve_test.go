@@ -399,7 +399,9 @@ Host *
 	if p := mustResolve(t, c, "b").Target().Port; p != 2 {
 		t.Errorf("Match host: port = %d, want 2", p)
 	}
-	if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, `"Match host a,b" is matched against the host as written`) }) {
+	if !slices.ContainsFunc(c.Warnings, func(w string) bool {
+		return strings.Contains(w, `"Match host a,b" is matched against the host as written`)
+	}) {
 		t.Errorf("Match host warnings = %q", c.Warnings)
 	}
 	if len(c.Warnings) != 1 {
