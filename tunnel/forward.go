@@ -52,7 +52,7 @@ func (f *forward) bind() error {
 	if !f.spec.AllowNonLoopback && !isLoopbackHost(host) {
 		return f.errorf("listen address %s is not loopback (set allow_non_loopback to allow it)", addr)
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen(listenNetwork(host), addr)
 	if err != nil {
 		if errors.Is(err, syscallEADDRINUSE) {
 			return f.errorf("local port %s is already in use", addr)
@@ -64,6 +64,19 @@ func (f *forward) bind() error {
 	f.listen = ln.Addr().String()
 	f.mu.Unlock()
 	return nil
+}
+
+// listenNetwork keeps a bind to the address family the profile wrote, as
+// OpenSSH does: Go's "tcp" turns 0.0.0.0 into a dual-stack wildcard that
+// also listens on every IPv6 address.
+func listenNetwork(host string) string {
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.To4() != nil {
+			return "tcp4"
+		}
+		return "tcp6"
+	}
+	return "tcp"
 }
 
 // listener returns the bound listener, nil when none.
