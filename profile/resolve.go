@@ -3,6 +3,7 @@ package profile
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -421,6 +422,20 @@ func (r *resolver) hop(name, alias string, ov hopOverride) (Hop, error) {
 			return h, r.sshErr(v, alias, "%v", err)
 		}
 		h.HostName = c
+	} else if _, err := netip.ParseAddr(alias); err != nil && !strings.Contains(alias, ".") && !strings.EqualFold(alias, "localhost") {
+		// A bare word that is neither a profile nor an ssh_config alias is
+		// most likely a typo; it is still dialled as written.
+		msg := fmt.Sprintf("profile %q: host %q is not a profile or an ssh_config Host with a HostName; it is dialled as a host name", r.top, alias)
+		var others []string
+		for _, n := range r.c.Names() {
+			if n != alias {
+				others = append(others, n)
+			}
+		}
+		if s := suggest(alias, others); s != "" && len(alias) >= 4 {
+			msg += fmt.Sprintf(" (did you mean profile %q?)", s)
+		}
+		r.warnings = append(r.warnings, msg)
 	}
 	if ov.port != 0 {
 		h.Port = ov.port

@@ -404,8 +404,33 @@ Host *
 	}) {
 		t.Errorf("Match host warnings = %q", c.Warnings)
 	}
-	if len(c.Warnings) != 1 {
+	matchWarnings := 0
+	for _, w := range c.Warnings {
+		if strings.Contains(w, "Match") {
+			matchWarnings++
+		}
+	}
+	if matchWarnings != 1 {
 		t.Errorf("Match all must not warn: %q", c.Warnings)
+	}
+}
+
+func TestTypoHostWarning(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.mustLoad(t, `
+profiles:
+  bastion: {host: bastion.example.net}
+  vps: {host: vps.example.net, jump: [bastoin]}
+`, "")
+	want := `profile "vps": host "bastoin" is not a profile or an ssh_config Host with a HostName; it is dialled as a host name (did you mean profile "bastion"?)`
+	if !slices.Contains(c.Warnings, want) {
+		t.Errorf("Config.Warnings = %q, want %q", c.Warnings, want)
+	}
+	if r := mustResolve(t, c, "vps"); !slices.Contains(r.Warnings, want) {
+		t.Errorf("Resolved.Warnings = %q", r.Warnings)
+	}
+	if r := mustResolve(t, c, "bastion"); len(r.Warnings) != 0 {
+		t.Errorf("bastion warnings = %q", r.Warnings)
 	}
 }
 
