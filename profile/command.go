@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,7 +89,8 @@ func (r *Resolved) SSHCommand() []string {
 
 // isDefaultKnownHosts reports whether files is OpenSSH's default pair.
 func isDefaultKnownHosts(files []string) bool {
-	return len(files) == 2 && strings.HasSuffix(files[0], "/.ssh/known_hosts") && strings.HasSuffix(files[1], "/.ssh/known_hosts2")
+	return len(files) == 2 && filepath.Base(files[0]) == "known_hosts" && filepath.Base(files[1]) == "known_hosts2" &&
+		filepath.Base(filepath.Dir(files[0])) == ".ssh"
 }
 
 // hopURL writes a jump hop as ssh -J takes it: [user@]host[:port].

@@ -96,9 +96,15 @@ func ImportHost(sshConfigPath, alias string, opts LoadOptions) (string, error) {
 		if f.Type != Local {
 			add(m, "type", str(f.Type.String()))
 		}
-		add(m, "local", str(f.Local))
+		star := func(a string) string {
+			if strings.HasPrefix(a, ":") {
+				return "*" + a
+			}
+			return a
+		}
+		add(m, "local", str(star(f.Local)))
 		if f.Type != Dynamic {
-			add(m, "remote", str(f.Remote))
+			add(m, "remote", str(star(f.Remote)))
 		}
 		if nonLoop {
 			add(m, "allow_non_loopback", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -568,7 +569,7 @@ func yes(s string) bool {
 }
 
 func joinPath(home string, parts ...string) string {
-	return strings.Join(append([]string{strings.TrimRight(home, "/")}, parts...), "/")
+	return filepath.Join(append([]string{home}, parts...)...)
 }
 
 // localUser is $USER, then $LOGNAME (never os/user: Termux).
