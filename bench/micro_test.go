@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -183,6 +184,31 @@ func BenchmarkForwardConnect(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(percentile(lat, 50), "p50-µs")
 			b.ReportMetric(percentile(lat, 99), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkForwardConcurrent runs 500 simultaneous 16 KiB echoes through the
+// tunnel per op and reports the heap in use at the end of each op's load
+// (the Go side of the harness's peak-RSS measure).
+func BenchmarkForwardConcurrent(b *testing.B) {
+	for _, server := range microServers {
+		b.Run(server, func(b *testing.B) {
+			fx := newMicroFixture(b, server)
+			payload := randomBytes(16 << 10)
+			var peak uint64
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ok, _, err := concurrentEcho(fx.echo, 500, payload)
+				if ok != 500 {
+					b.Fatalf("%d/500 completed: %v", ok, err)
+				}
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapSys-ms.HeapReleased)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(peak)/(1<<20), "heap-MiB")
 		})
 	}
 }
