@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/viper"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -482,55 +481,35 @@ type settingLayer struct {
 	set map[string]bool
 }
 
-// layerSettings stacks layers over the built-in defaults with a private
-// viper instance (the keys are fixed and lower case, so viper's key folding
-// is harmless here; profile names never go through viper).
+// layerSettings stacks layers over the built-in defaults: a later layer's
+// written keys win.
 func layerSettings(layers ...settingLayer) Settings {
-	v := viper.New()
-	b := builtinSettings()
-	v.SetDefault("keepalive_interval", b.KeepaliveInterval)
-	v.SetDefault("keepalive_count_max", b.KeepaliveCountMax)
-	v.SetDefault("connect_timeout", b.ConnectTimeout)
-	v.SetDefault("reconnect.initial", b.Reconnect.Initial)
-	v.SetDefault("reconnect.max", b.Reconnect.Max)
-	v.SetDefault("idle_timeout", b.IdleTimeout)
-	v.SetDefault("probe_interval", b.ProbeInterval)
-	v.SetDefault("on_up", b.OnUp)
-	v.SetDefault("on_down", b.OnDown)
+	out := builtinSettings()
 	for _, l := range layers {
 		for key := range l.set {
 			switch key {
 			case "keepalive_interval":
-				v.Set(key, l.s.KeepaliveInterval)
+				out.KeepaliveInterval = l.s.KeepaliveInterval
 			case "keepalive_count_max":
-				v.Set(key, l.s.KeepaliveCountMax)
+				out.KeepaliveCountMax = l.s.KeepaliveCountMax
 			case "connect_timeout":
-				v.Set(key, l.s.ConnectTimeout)
+				out.ConnectTimeout = l.s.ConnectTimeout
 			case "reconnect.initial":
-				v.Set(key, l.s.Reconnect.Initial)
+				out.Reconnect.Initial = l.s.Reconnect.Initial
 			case "reconnect.max":
-				v.Set(key, l.s.Reconnect.Max)
+				out.Reconnect.Max = l.s.Reconnect.Max
 			case "idle_timeout":
-				v.Set(key, l.s.IdleTimeout)
+				out.IdleTimeout = l.s.IdleTimeout
 			case "probe_interval":
-				v.Set(key, l.s.ProbeInterval)
+				out.ProbeInterval = l.s.ProbeInterval
 			case "on_up":
-				v.Set(key, l.s.OnUp)
+				out.OnUp = l.s.OnUp
 			case "on_down":
-				v.Set(key, l.s.OnDown)
+				out.OnDown = l.s.OnDown
 			}
 		}
 	}
-	return Settings{
-		KeepaliveInterval: v.GetDuration("keepalive_interval"),
-		KeepaliveCountMax: v.GetInt("keepalive_count_max"),
-		ConnectTimeout:    v.GetDuration("connect_timeout"),
-		Reconnect:         Backoff{Initial: v.GetDuration("reconnect.initial"), Max: v.GetDuration("reconnect.max")},
-		IdleTimeout:       v.GetDuration("idle_timeout"),
-		ProbeInterval:     v.GetDuration("probe_interval"),
-		OnUp:              v.GetString("on_up"),
-		OnDown:            v.GetString("on_down"),
-	}
+	return out
 }
 
 // ---- the document ----
@@ -558,6 +537,12 @@ func parseYAML(file string, data []byte) (root *yaml.Node, err error) {
 		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = m[2]
+			// yaml.v3 prints a parser error's 0-based line as is (scanner
+			// errors get their +1): every "did not find expected ..." comes
+			// from the parser and names the line before the broken one.
+			if strings.HasPrefix(msg, "did not find expected") {
+				line++
+			}
 		}
 		return nil, &FieldError{File: file, Line: line, Msg: "malformed YAML: " + msg}
 	}

@@ -23,7 +23,7 @@
 // loading (an ssh_config Match block that cannot be evaluated) are strings
 // in Config.Warnings and Resolved.Warnings, each naming its file.
 //
-// # Why yaml.v3 nodes, and where viper is used
+// # Why yaml.v3 nodes, and why no viper here
 //
 // viper lower-cases map keys and splits them on dots, but profile names are
 // case-sensitive and may contain dots ("Prod.DB"), and messages need line
@@ -32,10 +32,13 @@
 // walked by hand: names, key order and lines survive, unknown keys are
 // caught with a "did you mean" hint, and aliases/merge keys are followed
 // under a node budget, so a "billion laughs" document is refused rather
-// than expanded. A private viper.New() instance (never the global one)
-// stacks the settings layers - built-in defaults, then `defaults:`, then
-// the profile's own keys - where the keys are fixed and lower case and its
-// key folding is harmless. The environment is read only through
+// than expanded. The settings layers (built-in defaults, then `defaults:`,
+// then the profile's own keys) are stacked by a plain function. viper is not
+// imported: it could only redo that stacking here, and the engine (tunnel)
+// imports this package, which must not pull viper into it. viper does what
+// it is good at in the command (cmd/kuguri): the precedence of flags,
+// KUGURI_* environment variables and defaults for the global options. The
+// environment is read only through
 // LoadOptions.Getenv, and the home directory comes from LoadOptions.Home or
 // $HOME, never os/user (which fails under Termux).
 //
@@ -55,6 +58,6 @@
 // bubbletea, bubbles, lipgloss, or any kuguri package outside profile/
 // (tunnel/api included: the CLI maps ErrInvalid to exit status 2 itself).
 // Its dependencies are the standard library, its own leaf
-// profile/forwardtype, go.yaml.in/yaml/v3, spf13/viper and
+// profile/forwardtype, go.yaml.in/yaml/v3 and
 // kevinburke/ssh_config; deps_test.go checks this.
 package profile

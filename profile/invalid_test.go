@@ -33,7 +33,7 @@ func TestInvalidFixtures(t *testing.T) {
 		{"jump_self", 4, "self", "jump", "jump cycle: self -> self"},
 		{"jump_depth", 12, "p10", "jump", "jump chain deeper than 10 hops: p10 -> p9 -> p8 -> p7 -> p6 -> p5 -> p4 -> p3 -> p2 -> p1 -> p0"},
 		{"missing_host", 2, "vps", "host", "missing: say which SSH server to connect to (a host name or an ssh_config Host alias)"},
-		{"malformed", 3, "", "", "malformed YAML: did not find expected ',' or ']'"},
+		{"malformed", 4, "", "", "malformed YAML: did not find expected ',' or ']'"},
 		{"bad_duration", 4, "vps", "keepalive_interval", `bad duration "15x" (want e.g. "15s", "2m", or a number of seconds)`},
 		{"negative_duration", 2, "", "defaults.connect_timeout", "duration -3s is negative"},
 		{"duplicate_forward_name", 6, "vps", "forwards[1].name", `duplicate forward name "db"`},

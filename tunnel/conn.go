@@ -15,7 +15,7 @@ import (
 
 // dialTCP dials hop 1 over TCP with keepalive and, on Linux and Android,
 // TCP_USER_TIMEOUT set to the dead-link bound.
-func dialTCP(ctx context.Context, addr string, s profile.Settings, timeout time.Duration) (net.Conn, error) {
+func dialTCP(ctx context.Context, addr string, s profile.Settings, timeout time.Duration, resolver *net.Resolver) (net.Conn, error) {
 	dead := s.KeepaliveInterval * time.Duration(max(s.KeepaliveCountMax, 1))
 	if dead <= 0 {
 		dead = timeout
@@ -24,6 +24,7 @@ func dialTCP(ctx context.Context, addr string, s profile.Settings, timeout time.
 		Timeout:   timeout,
 		KeepAlive: max(s.KeepaliveInterval, time.Second),
 		Control:   tcpControl(max(dead, 5*time.Second)),
+		Resolver:  resolver,
 	}
 	return d.DialContext(ctx, "tcp", addr)
 }

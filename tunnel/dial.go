@@ -142,6 +142,8 @@ type dialer struct {
 	// dialTCP dials hop 1 when it has no ProxyCommand; nil = net.Dialer with
 	// keepalive and (Linux) TCP_USER_TIMEOUT.
 	dialTCP func(ctx context.Context, addr string, s profile.Settings) (net.Conn, error)
+	// resolver resolves hop 1's host name; nil = the system's.
+	resolver *net.Resolver
 }
 
 func (d *dialer) clientVersion() string {
@@ -227,7 +229,7 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 	case d.dialTCP != nil:
 		conn, err = d.dialTCP(hctx, h.Addr(), s)
 	default:
-		conn, err = dialTCP(hctx, h.Addr(), s, timeout)
+		conn, err = dialTCP(hctx, h.Addr(), s, timeout, d.resolver)
 	}
 	t.Connect = time.Since(start)
 	if err != nil {

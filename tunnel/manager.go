@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kuguri/kuguri/internal/hooks"
+	"github.com/kuguri/kuguri/internal/netenv"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -25,6 +26,11 @@ type Options struct {
 	Version  string              // for the SSH client version string
 	Getenv   func(string) string // nil = os.Getenv
 	Clock    Clock               // nil = the real clock
+	// Resolver resolves the first hop's host name; nil = the system's, or on
+	// systems without /etc/resolv.conf (Termux) the servers of
+	// $PREFIX/etc/resolv.conf, then the config's `resolver:` (NewManager
+	// fills this in from the config; Check and Trust from the environment).
+	Resolver *net.Resolver
 	// HookTimeout bounds each on_up/on_down hook (0 = hooks.DefaultTimeout);
 	// Run waits for running hooks at most this long after its profiles stop.
 	HookTimeout time.Duration
@@ -51,13 +57,16 @@ func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
+	if o.Resolver == nil {
+		o.Resolver = netenv.Resolver(netenv.Env{Getenv: o.Getenv}, "")
+	}
 	return o
 }
 
 // dialerFor builds the dialer of one profile; shared carries the run's
 // passphrase cache.
 func (o Options) dialerFor(name string, shared *authShared) *dialer {
-	d := &dialer{version: o.Version, logger: o.Logger, dialTCP: o.dialTCP, prompter: o.Prompter}
+	d := &dialer{version: o.Version, logger: o.Logger, dialTCP: o.dialTCP, prompter: o.Prompter, resolver: o.Resolver}
 	if o.setup != nil {
 		d.setup = o.setup(name)
 	} else {
@@ -105,6 +114,9 @@ type subscriber struct {
 // NewManager returns a manager for cfg's profiles, all stopped. Serve it
 // with Run.
 func NewManager(cfg *profile.Config, opts Options) *Manager {
+	if opts.Resolver == nil && cfg != nil {
+		opts.Resolver = netenv.Resolver(netenv.Env{Getenv: opts.Getenv}, cfg.Resolver)
+	}
 	opts = opts.withDefaults()
 	m := &Manager{
 		opts:    opts,

@@ -642,9 +642,10 @@ func (s *supervisor) hold(ctx context.Context, l *link) (error, bool) {
 // changes or the machine woke up.
 func (s *supervisor) watchNetwork(ctx context.Context) {
 	w := netwatch.New(netwatch.Config{
-		Target: s.r.Hops[0].Addr(),
-		Now:    s.clock.Now,
-		Logger: s.logger,
+		Target:   s.r.Hops[0].Addr(),
+		Now:      s.clock.Now,
+		Logger:   s.logger,
+		Resolver: s.dialer.resolver,
 	})
 	// Polled on the real clock: a wake is a jump of the wall clock between
 	// two polls, which only real polling sees.

@@ -645,3 +645,39 @@ func TestUpSIGINTAndReload(t *testing.T) {
 		t.Fatalf("up did not exit within 10s of SIGINT")
 	}
 }
+
+// TestGlobalOptionsFromEnvironment: KUGURI_* variables set the global
+// options; a flag wins over its variable.
+func TestGlobalOptionsFromEnvironment(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig("profiles:\n  from-env: {host: h.example}\n")
+	other := filepath.Join(e.dir, "other.yaml")
+	os.WriteFile(other, []byte("profiles:\n  from-flag: {host: h.example}\n"), 0o600)
+
+	run := func(env []string, args ...string) result {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c := exec.CommandContext(ctx, kuguriBin(t), args...)
+		c.Env = append(append(filteredEnviron(), "HOME="+e.home), env...)
+		var out, errb bytes.Buffer
+		c.Stdout, c.Stderr = &out, &errb
+		err := c.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return result{code, out.String(), errb.String()}
+	}
+	if r := run([]string{"KUGURI_CONFIG=" + e.config}, "list"); r.code != 0 || !strings.Contains(r.stdout, "from-env") {
+		t.Errorf("KUGURI_CONFIG: %v", r)
+	}
+	if r := run([]string{"KUGURI_CONFIG=" + e.config}, "--config", other, "list"); r.code != 0 || !strings.Contains(r.stdout, "from-flag") {
+		t.Errorf("--config over KUGURI_CONFIG: %v", r)
+	}
+	if r := run([]string{"KUGURI_CONFIG=" + e.config, "KUGURI_LOG_LEVEL=loud"}, "check", "from-env"); r.code != 2 || !strings.Contains(r.stderr, "loud") {
+		t.Errorf("KUGURI_LOG_LEVEL=loud: %v; want exit 2 naming the bad level", r)
+	}
+	if r := run([]string{"KUGURI_SOCKET=" + filepath.Join(e.dir, "nope.sock")}, "status"); r.code != 5 || !strings.Contains(r.stderr, "nope.sock") {
+		t.Errorf("KUGURI_SOCKET: %v", r)
+	}
+}

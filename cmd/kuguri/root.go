@@ -2,10 +2,15 @@ package main
 
 import (
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 	"golang.org/x/term"
 )
+
+// globalFlags are the persistent flags that KUGURI_* variables can also set.
+var globalFlags = []string{"config", "ssh-config", "socket", "log-level", "log-format"}
 
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
@@ -39,6 +44,28 @@ Run it with no arguments on a terminal for the TUI; try "kuguri demo" first.`,
 	pf.StringVar(&a.socket, "socket", "", "control socket of a running `kuguri up` (default $KUGURI_SOCKET, else a private per-user path)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
+
+	// A private viper instance gives the global options their precedence:
+	// the flag, then KUGURI_<FLAG> from the environment (KUGURI_CONFIG,
+	// KUGURI_SSH_CONFIG, KUGURI_SOCKET, KUGURI_LOG_LEVEL, KUGURI_LOG_FORMAT),
+	// then the flag's default.
+	v := viper.New()
+	v.SetEnvPrefix("KUGURI")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	for _, name := range globalFlags {
+		if err := v.BindPFlag(name, pf.Lookup(name)); err != nil {
+			panic(err) // a flag named above is missing: a bug
+		}
+		v.BindEnv(name)
+	}
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		a.configFile = v.GetString("config")
+		a.sshConfig = v.GetString("ssh-config")
+		a.socket = v.GetString("socket")
+		a.logLevel = v.GetString("log-level")
+		a.logFormat = v.GetString("log-format")
+		return nil
+	}
 
 	root.AddCommand(
 		newListCmd(a),

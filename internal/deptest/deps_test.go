@@ -13,7 +13,7 @@ const mod = "github.com/kuguri/kuguri"
 // among its transitive dependencies.
 var forbidden = map[string][]string{
 	mod + "/profile": {
-		"golang.org/x/crypto/ssh", "github.com/spf13/cobra", "charm.land/", "github.com/charmbracelet/",
+		"golang.org/x/crypto/ssh", "github.com/spf13/cobra", "github.com/spf13/viper", "charm.land/", "github.com/charmbracelet/",
 		mod + "/tunnel", mod + "/tui", mod + "/cmd", mod + "/internal/",
 	},
 	mod + "/tunnel": {
