@@ -42,6 +42,11 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The target is named as the profile writes its host ("vps", an
+	// ssh_config alias or a host name), not by the profile's own name: the
+	// chain then reads "bastion -> vps". Jump hops keep the names their
+	// jump: entries give them.
+	hops[len(hops)-1].Name = p.Host
 	res := &Resolved{
 		Name:     name,
 		Hops:     hops,
