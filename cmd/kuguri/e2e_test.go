@@ -681,3 +681,26 @@ func TestGlobalOptionsFromEnvironment(t *testing.T) {
 		t.Errorf("KUGURI_SOCKET: %v", r)
 	}
 }
+
+// TestSOCKSWithCurl: `curl --socks5-hostname` through a dynamic forward
+// fetches a page served only on the server's loopback, the name resolved on
+// the server's side.
+func TestSOCKSWithCurl(t *testing.T) {
+	sshdtest.Require(t)
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("curl is missing")
+		}
+		t.Skip("curl is missing")
+	}
+	e := newEnv(t)
+	srv, kh := e.trustedServer()
+	page := sshdtest.HTTPServer(t, "served on the VPS's loopback only")
+	_, port, _ := net.SplitHostPort(page)
+	e.writeConfig(e.profileYAML("vps", srv, kh, "{name: socks, type: dynamic, local: 0}"))
+	r := e.run("connect", "vps", "--", "curl", "-sS", "--max-time", "20", "--socks5-hostname", "{socks}",
+		"http://localhost:"+port+"/")
+	if r.code != 0 || !strings.Contains(r.stdout, "served on the VPS's loopback only") {
+		t.Fatalf("curl through the SOCKS forward: %v", r)
+	}
+}
