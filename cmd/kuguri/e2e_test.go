@@ -508,7 +508,7 @@ func TestUpStatusDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	up := e.cmd(ctx, "up", "vps")
-	var upErr bytes.Buffer
+	var upErr safeBuffer
 	up.Stderr = &upErr
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
@@ -605,7 +605,7 @@ func TestUpSIGINTAndReload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	up := e.cmd(ctx, "up", "vps")
-	var upErr bytes.Buffer
+	var upErr safeBuffer
 	up.Stderr = &upErr
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
