@@ -89,6 +89,17 @@ func (a *authn) loadIdentity(path string) *identity {
 	if pub, err := readPublic(path + ".pub"); err == nil {
 		id.pub = pub
 	}
+	if err := keyPerms(path); err != nil {
+		// As OpenSSH: a private key others can read is not used; its public
+		// half may still pick the agent's copy.
+		ke := &KeyError{File: a.display(path), Err: err}
+		a.log.Warn("not using identity file", "file", ke.File, "err", err)
+		a.refused = append(a.refused, ke)
+		if id.pub != nil {
+			return id
+		}
+		return nil
+	}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && id.pub != nil:

@@ -183,6 +183,9 @@ func (au *Auth) Failure(hop string, err error) error {
 	}
 	skipped := au.a.skippedKeys()
 	if len(skipped) == 0 {
+		if len(au.a.refused) > 0 {
+			return &AuthError{Hop: ae.Hop, Methods: ae.Methods, Err: errors.Join(ae.Err, au.a.refused[0])}
+		}
 		return err
 	}
 	ke = &KeyError{File: skipped[0], Err: fmt.Errorf("key is encrypted: %w", api.ErrNoPrompter)}
@@ -215,6 +218,10 @@ type authn struct {
 
 	mu      sync.Mutex
 	skipped []string // guarded by mu; encrypted keys left out (headless), as displayed
+
+	// refused are identity files not loaded because their permissions let
+	// others read them (set while loading, before the methods run).
+	refused []*KeyError
 }
 
 // skip records that id, an encrypted key, was not offered because nobody

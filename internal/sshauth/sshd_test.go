@@ -338,3 +338,37 @@ func TestSSHDMissingIdentityFiles(t *testing.T) {
 		t.Errorf("a missing configured identity file was not warned about:\n%s", buf.String())
 	}
 }
+
+// TestSSHDKeyPermissionsTooOpen: like OpenSSH, a private key that others
+// can read is not used, and the failure says why.
+func TestSSHDKeyPermissionsTooOpen(t *testing.T) {
+	sshdtest.Require(t)
+	dir := t.TempDir()
+	k, path := sshdtest.NewKey(t, dir, "id_ed25519", "")
+	os.Remove(path + ".pub")
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{k.PublicKey()}})
+	try := func() error {
+		log, _ := newLogger()
+		au := Prepare(t.Context(), Config{Profile: "p", Hop: hopFor(srv, path), Logger: log})
+		defer au.Close()
+		client, err := ssh.Dial("tcp", srv.Addr, &ssh.ClientConfig{
+			User: srv.User, Auth: au.Methods(), HostKeyCallback: ssh.FixedHostKey(srv.HostKey), Timeout: 15 * time.Second,
+		})
+		if err != nil {
+			return au.Failure("vps", err)
+		}
+		client.Close()
+		return nil
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := try()
+	if !errors.Is(err, api.ErrAuth) || !strings.Contains(err.Error(), "too open") || !strings.Contains(err.Error(), "id_ed25519") {
+		t.Fatalf("key at 0644: %v; want an auth failure saying the key's permissions are too open", err)
+	}
+	os.Chmod(path, 0o600)
+	if err := try(); err != nil {
+		t.Fatalf("key at 0600: %v", err)
+	}
+}
