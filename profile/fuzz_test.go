@@ -2,6 +2,8 @@ package profile
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -105,3 +107,57 @@ func TestBillionLaughs(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// FuzzSSHConfigResolve feeds arbitrary ssh_config text under a fixed set of
+// profiles (a direct host, an alias, a jump through another alias): Load and
+// Resolve never panic, every error matches ErrInvalid, and a resolved chain
+// is well formed (ports in range, a host name on every hop, bounded depth).
+func FuzzSSHConfigResolve(f *testing.F) {
+	for _, s := range []string{
+		"Host vps\n  HostName vps.example.net\n  Port 22022\n  User alice\n  IdentityFile ~/.ssh/id_%h_%r\n",
+		"Host vps\n  ProxyJump bastion\nHost bastion\n  HostName b.example\n  Port 2222\n",
+		"Host vps\n  ProxyJump ssh://u@b:2222,c\nHost c\n  ProxyJump none\n",
+		"Host vps\n  ProxyJump vps\n",
+		"Host *\n  Port 0\n",
+		"Host vps\n  ProxyCommand nc %h %p\n  HostKeyAlias alias\n  UserKnownHostsFile ~/kh1 ~/kh2\n",
+		"Match exec \"true\"\n  Port 1\nHost vps\n  Port 2\n",
+		"Include ~/.ssh/config.d/*\nHost vps\n  ServerAliveInterval 5\n  ServerAliveCountMax x\n",
+		"Host vps\n  ConnectTimeout -1\n  StrictHostKeyChecking maybe\n",
+		"\x00\xff Host\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sshText string) {
+		e := &testEnv{home: t.TempDir(), env: map[string]string{"USER": "fuzz"}}
+		sshPath := filepath.Join(e.home, "ssh_config")
+		if err := os.WriteFile(sshPath, []byte(sshText), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		yaml := []byte("profiles:\n  direct: {host: d.example, port: 2200}\n  alias: {host: vps}\n  jumped: {host: vps, jump: [bastion]}\n  chained: {host: alias}\n")
+		c, err := load("fuzz.yaml", yaml, e.opts("fuzz.yaml", sshPath), e.getenv, e.home)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("load error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		for _, n := range c.Names() {
+			r, err := c.Resolve(n)
+			if err != nil {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("Resolve(%s) error %v is not ErrInvalid", n, err)
+				}
+				continue
+			}
+			if len(r.Hops) == 0 || len(r.Hops) > maxHops {
+				t.Fatalf("Resolve(%s): %d hops", n, len(r.Hops))
+			}
+			for i, h := range r.Hops {
+				if h.HostName == "" || h.Port < 1 || h.Port > 65535 {
+					t.Fatalf("Resolve(%s): hop %d = %+v", n, i+1, h)
+				}
+			}
+			_ = ShellJoin(r.SSHCommand())
+		}
+	})
+}
