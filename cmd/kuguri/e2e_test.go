@@ -704,3 +704,40 @@ func TestSOCKSWithCurl(t *testing.T) {
 		t.Fatalf("curl through the SOCKS forward: %v", r)
 	}
 }
+
+// TestNoTerminalPrintsHelp: `kuguri` with no arguments starts the TUI only
+// on a terminal; piped, it prints help and exits 0.
+func TestNoTerminalPrintsHelp(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig("profiles:\n  vps: {host: h.example}\n")
+	r := e.run()
+	if r.code != 0 || !strings.Contains(r.stdout, "Usage:") || !strings.Contains(r.stdout, "connect") {
+		t.Fatalf("kuguri piped: %v; want help", r)
+	}
+}
+
+// TestCompletion: the scripts generate for every shell, and profile names
+// complete from the config (cobra's __complete is what the scripts call).
+func TestCompletion(t *testing.T) {
+	e := newEnv(t)
+	e.writeConfig("profiles:\n  vps: {host: h.example}\n  Prod.DB: {host: db.example}\n  win: {host: w.example}\n")
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		if r := e.run("completion", sh); r.code != 0 || !strings.Contains(r.stdout, "kuguri") {
+			t.Errorf("completion %s: %v", sh, r)
+		}
+	}
+	if r := e.run("completion", "tcsh"); r.code != 2 {
+		t.Errorf("completion tcsh: %v; want exit 2", r)
+	}
+	r := e.run("__complete", "show", "")
+	for _, name := range []string{"vps", "Prod.DB", "win"} {
+		if !strings.Contains(r.stdout, name+"\n") {
+			t.Errorf("show completion lacks %q:\n%s", name, r.stdout)
+		}
+	}
+	// down takes several: names already given are not offered again.
+	r = e.run("__complete", "down", "vps", "")
+	if strings.Contains(r.stdout, "vps\n") || !strings.Contains(r.stdout, "win\n") {
+		t.Errorf("down completion after vps:\n%s", r.stdout)
+	}
+}
