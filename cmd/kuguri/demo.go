@@ -89,7 +89,7 @@ func runDemo(ctx context.Context, a *app, headless bool) error {
 	if a.socket != "" || a.getenv("KUGURI_SOCKET") != "" {
 		ln, err := control.Listen(a.socketPath())
 		if err != nil {
-			return fmt.Errorf("control socket: %w", err)
+			return err
 		}
 		wg.Add(1)
 		go func() {

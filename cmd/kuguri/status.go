@@ -92,7 +92,7 @@ func printStatus(w io.Writer, snap api.Snapshot, opts statusOptions) error {
 		return writeJSON(w, snap)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROFILE\tSTATE\tSINCE\tRTT\tRECONNECTS\tLAST ERROR")
+	fmt.Fprintln(tw, "PROFILE\tSTATE\tFOR\tRTT\tRECONNECTS\tLAST ERROR")
 	for _, p := range snap.Profiles {
 		rtt := "-"
 		if p.RTTMillis > 0 {
@@ -103,9 +103,24 @@ func printStatus(w io.Writer, snap api.Snapshot, opts statusOptions) error {
 			since = time.Since(p.Since).Round(time.Second).String()
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, stateText(p), since, rtt, p.Reconnects, p.LastError)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var rows int
+	for _, p := range snap.Profiles {
+		rows += len(p.Forwards)
+	}
+	if rows == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tFORWARD\tSTATE\tADDRESSES\tCONN\tIN\tOUT\tLAST ERROR")
+	for _, p := range snap.Profiles {
 		for _, f := range p.Forwards {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\tactive %d, total %d\tin %s, out %s\t%s\n",
-				f.Name, f.State, forwardSummary(f), f.Active, f.Total, humanBytes(f.BytesIn), humanBytes(f.BytesOut), f.LastError)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n",
+				p.Name, f.Name, f.State, forwardSummary(f), f.Active, f.Total, humanBytes(f.BytesIn), humanBytes(f.BytesOut), f.LastError)
 		}
 	}
 	return tw.Flush()

@@ -64,7 +64,7 @@ func runUp(ctx context.Context, a *app, names []string, all bool) error {
 		return handOver(ctx, a, path, names)
 	}
 	if err != nil {
-		return fmt.Errorf("control socket: %w", err)
+		return err
 	}
 
 	m := tunnel.NewManager(cfg, tunnel.Options{
