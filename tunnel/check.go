@@ -160,27 +160,3 @@ type refusal struct{ oce *ssh.OpenChannelError }
 
 func (r *refusal) Error() string { return openChannelText(r.oce) }
 func (r *refusal) Unwrap() error { return r.oce }
-
-// Trust connects to r hop by hop (logging in to each to reach the next),
-// letting opts.Prompter decide about every unknown host key; accepted keys
-// are saved by the Prompter's answer. Changed and revoked keys are refused as
-// everywhere. StrictHostKeyChecking=yes is treated as "ask" here: asking is
-// the point of trust.
-func Trust(ctx context.Context, r *profile.Resolved, opts Options) error {
-	opts = opts.withDefaults()
-	rc := *r
-	rc.Hops = make([]profile.Hop, len(r.Hops))
-	for i, h := range r.Hops {
-		if h.StrictHostKeyChecking == "yes" || h.StrictHostKeyChecking == "" {
-			h.StrictHostKeyChecking = "ask"
-		}
-		rc.Hops[i] = h
-	}
-	shared := &authShared{prompter: opts.Prompter, logger: opts.Logger, getenv: opts.Getenv}
-	d := opts.dialerFor(r.Name, shared)
-	ch, err := d.dial(ctx, &rc, nil)
-	if err != nil {
-		return fmt.Errorf("profile %q: %w", r.Name, err)
-	}
-	return ch.Close()
-}

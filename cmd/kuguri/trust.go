@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +50,13 @@ func runTrust(ctx context.Context, a *app, name string, yes bool) error {
 		}
 		pr = &termPrompter{out: a.stderr, yes: true}
 	}
-	if err := tunnel.Trust(ctx, r, tunnel.Options{Logger: logger, Prompter: pr, Version: buildVersion(), Getenv: a.getenv}); err != nil {
+	rep, err := tunnel.Trust(ctx, r, tunnel.Options{Logger: logger, Prompter: pr, Version: buildVersion(), Getenv: a.getenv})
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	for _, h := range rep.Hops {
+		fmt.Fprintf(tw, "hop %d\t%s\t%s\t%s %s\t%s\n", h.Hop, h.Name, h.Addr, h.KeyType, h.Fingerprint, h.Status)
+	}
+	tw.Flush()
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "every hop of %s is trusted\n", name)
