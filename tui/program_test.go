@@ -3,8 +3,6 @@ package tui
 import (
 	"bytes"
 	"context"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -62,20 +60,3 @@ func TestProgram(t *testing.T) {
 	}
 }
 
-// TestDeps keeps the TUI free of the SSH engine and of the CLI's libraries.
-func TestDeps(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		switch {
-		case dep == "golang.org/x/crypto/ssh",
-			dep == "github.com/kuguri/kuguri/tunnel",
-			dep == "github.com/spf13/cobra",
-			dep == "github.com/spf13/viper":
-			t.Errorf("tui depends on %s (tui imports only tunnel/api and profile; if this came in through them, "+
-				"`go list -f '{{.Imports}}' ./tunnel/api ./profile` shows which one pulls it in)", dep)
-		}
-	}
-}

@@ -75,3 +75,39 @@ func matches(path, pattern string) bool {
 func allowed(path string) bool {
 	return path == mod+"/tunnel/api" || path == mod+"/profile/forwardtype"
 }
+
+// stdlibOnly are the small packages that promise the standard library only
+// (and no os/user, which fails under Termux).
+var stdlibOnly = []string{mod + "/internal/netwatch", mod + "/internal/netenv", mod + "/internal/hooks", mod + "/profile/forwardtype"}
+
+func TestStdlibOnly(t *testing.T) {
+	for _, pkg := range stdlibOnly {
+		t.Run(strings.TrimPrefix(pkg, mod+"/"), func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "-json=ImportPath,Standard", pkg).Output()
+			if err != nil {
+				t.Fatalf("go list -deps %s: %v", pkg, err)
+			}
+			dec := json.NewDecoder(strings.NewReader(string(out)))
+			n := 0
+			for dec.More() {
+				var p struct {
+					ImportPath string
+					Standard   bool
+				}
+				if err := dec.Decode(&p); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				if p.ImportPath == pkg {
+					continue
+				}
+				if !p.Standard || p.ImportPath == "os/user" {
+					t.Errorf("%s depends on %s", pkg, p.ImportPath)
+				}
+			}
+			if n < 2 {
+				t.Fatalf("go list -deps %s listed %d packages: the check would be vacuous", pkg, n)
+			}
+		})
+	}
+}
