@@ -19,9 +19,22 @@ import (
 // allow_non_loopback: true (so only in the mapping form). Port 0 means "pick a
 // free port". The forward gets the default name "L<port>".
 func ParseForwardSpec(s string) (Forward, error) {
+	listen, target, err := parseFourPart(s, "forward")
+	if err != nil {
+		return Forward{}, err
+	}
+	f := Forward{Type: Local, Local: listen, Remote: target}
+	f.Name = defaultForwardName(f)
+	return f, nil
+}
+
+// parseFourPart parses [bind_address:]port:host:hostport, the shape shared
+// by -L and -R, into a listen address and a target address; what names the
+// spec in errors.
+func parseFourPart(s, what string) (listen, target string, err error) {
 	parts, err := splitColons(strings.TrimSpace(s))
 	if err != nil {
-		return Forward{}, fmt.Errorf("forward %q: %w", s, err)
+		return "", "", fmt.Errorf("%s %q: %w", what, s, err)
 	}
 	var bind, port, host, hostport string
 	switch len(parts) {
@@ -30,19 +43,15 @@ func ParseForwardSpec(s string) (Forward, error) {
 	case 4:
 		bind, port, host, hostport = parts[0], parts[1], parts[2], parts[3]
 	default:
-		return Forward{}, fmt.Errorf("forward %q: want [bind_address:]port:host:hostport", s)
+		return "", "", fmt.Errorf("%s %q: want [bind_address:]port:host:hostport", what, s)
 	}
-	local, err := listenAddr(bind, port)
-	if err != nil {
-		return Forward{}, fmt.Errorf("forward %q: %w", s, err)
+	if listen, err = listenAddr(bind, port); err != nil {
+		return "", "", fmt.Errorf("%s %q: %w", what, s, err)
 	}
-	remote, err := targetAddr(host, hostport)
-	if err != nil {
-		return Forward{}, fmt.Errorf("forward %q: %w", s, err)
+	if target, err = targetAddr(host, hostport); err != nil {
+		return "", "", fmt.Errorf("%s %q: %w", what, s, err)
 	}
-	f := Forward{Type: Local, Local: local, Remote: remote}
-	f.Name = defaultForwardName(f)
-	return f, nil
+	return listen, target, nil
 }
 
 // parseDynamicSpec parses `ssh -D`'s [bind_address:]port.
@@ -59,28 +68,11 @@ func parseDynamicSpec(s string) (Forward, error) {
 // parseRemoteSpec parses `ssh -R`'s [bind_address:]port:host:hostport: the
 // first half listens on the server, the second is the client-side target.
 func parseRemoteSpec(s string) (Forward, error) {
-	parts, err := splitColons(strings.TrimSpace(s))
+	listen, target, err := parseFourPart(s, "remote forward")
 	if err != nil {
-		return Forward{}, fmt.Errorf("remote forward %q: %w", s, err)
+		return Forward{}, err
 	}
-	var bind, port, host, hostport string
-	switch len(parts) {
-	case 3:
-		bind, port, host, hostport = "127.0.0.1", parts[0], parts[1], parts[2]
-	case 4:
-		bind, port, host, hostport = parts[0], parts[1], parts[2], parts[3]
-	default:
-		return Forward{}, fmt.Errorf("remote forward %q: want [bind_address:]port:host:hostport", s)
-	}
-	remote, err := listenAddr(bind, port)
-	if err != nil {
-		return Forward{}, fmt.Errorf("remote forward %q: %w", s, err)
-	}
-	local, err := targetAddr(host, hostport)
-	if err != nil {
-		return Forward{}, fmt.Errorf("remote forward %q: %w", s, err)
-	}
-	f := Forward{Type: Remote, Local: local, Remote: remote}
+	f := Forward{Type: Remote, Local: target, Remote: listen}
 	f.Name = defaultForwardName(f)
 	return f, nil
 }
