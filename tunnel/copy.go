@@ -5,14 +5,22 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 )
 
-// copyBufSize is the per-direction buffer of a bridged connection. x/crypto
-// sends at most 32 KiB per packet; a larger read from TCP lets it fill
-// packets back to back.
-const copyBufSize = 64 << 10
+// copyBufSize is the buffer a bridged connection borrows from the pool for
+// one read and the write that passes it on. 32 KiB is the largest data
+// payload x/crypto/ssh puts in one channel packet and asks the server to
+// send: a full read from the client becomes exactly one SSH packet, and a
+// full SSH packet one write to the client.
+const copyBufSize = 32 << 10
+
+// idleBufSize is the buffer a connection keeps for itself to wait on a
+// source that cannot say when it is readable (an SSH channel): an idle
+// connection holds this much, not copyBufSize.
+const idleBufSize = 2 << 10
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
@@ -43,24 +51,32 @@ func (s *fwdStats) errText() string {
 	return ""
 }
 
-// copyCount copies src to dst with a pooled buffer, adding each write to n.
+// copyCount copies src to dst until src ends, adding each write to n. A
+// buffer is held only while data moves: a TCP or Unix socket source (on
+// Unix) is read into a pooled buffer taken once the socket is readable; any
+// other source (an SSH channel) is read into a small buffer of the
+// connection's own while it is quiet, and into a pooled one while reads
+// keep filling the small one.
 func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
+	if rc := rawReadable(src); rc != nil {
+		return copyRaw(dst, rc, n)
+	}
+	return copyAdaptive(dst, src, n)
+}
+
+// copyRaw copies from a raw socket: each read borrows a pooled buffer once
+// the socket has data (see readBorrowed) and returns it after the write.
+func copyRaw(dst io.Writer, rc syscall.RawConn, n *atomic.Uint64) error {
 	for {
-		nr, rerr := src.Read(buf)
+		bp, nr, rerr := readBorrowed(rc)
 		if nr > 0 {
-			nw, werr := dst.Write(buf[:nr])
-			if nw > 0 {
-				n.Add(uint64(nw))
-			}
+			werr := writeAll(dst, (*bp)[:nr], n)
+			copyBufs.Put(bp)
 			if werr != nil {
 				return werr
 			}
-			if nw != nr {
-				return io.ErrShortWrite
-			}
+		} else if bp != nil {
+			copyBufs.Put(bp)
 		}
 		if rerr != nil {
 			if rerr == io.EOF {
@@ -69,6 +85,60 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 			return rerr
 		}
 	}
+}
+
+// copyAdaptive copies from a reader that blocks until it has data: it reads
+// into the connection's own idleBufSize buffer, and switches to a pooled
+// copyBufSize one after a read fills the small one (more is likely queued),
+// back again after a read that does not fill the pooled one (the source is
+// drained, so the next read may block for a long time).
+func copyAdaptive(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
+	small := make([]byte, idleBufSize)
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			copyBufs.Put(bp)
+		}
+	}()
+	for {
+		buf := small
+		if bp != nil {
+			buf = *bp
+		}
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			if err := writeAll(dst, buf[:nr], n); err != nil {
+				return err
+			}
+		}
+		if rerr != nil {
+			if rerr == io.EOF {
+				return nil
+			}
+			return rerr
+		}
+		switch {
+		case bp == nil && nr == len(small):
+			bp = copyBufs.Get().(*[]byte)
+		case bp != nil && nr < len(buf):
+			copyBufs.Put(bp)
+			bp = nil
+		}
+	}
+}
+
+func writeAll(dst io.Writer, p []byte, n *atomic.Uint64) error {
+	nw, err := dst.Write(p)
+	if nw > 0 {
+		n.Add(uint64(nw))
+	}
+	if err != nil {
+		return err
+	}
+	if nw != len(p) {
+		return io.ErrShortWrite
+	}
+	return nil
 }
 
 // bridge copies between a client-side conn and a channel until both

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -261,7 +262,11 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 	// connection when hctx ends.
 	stop := context.AfterFunc(hctx, func() { conn.Close() })
 	hs := time.Now()
-	sc, chans, reqs, err := ssh.NewClientConn(conn, h.Addr(), cfg)
+	tc := conn
+	if prev == nil {
+		tc = newReadBufConn(conn)
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(tc, h.Addr(), cfg)
 	t.Handshake = time.Since(hs)
 	if !stop() && err == nil {
 		// The context ended right as the handshake finished: the conn is closed.
@@ -279,6 +284,25 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 	}
 	return ssh.NewClient(sc, chans, reqs), t, nil
 }
+
+// hopReadBufSize is the read buffer under hop 1's SSH transport.
+// x/crypto/ssh reads its connection through a 4 KiB bufio.Reader, so a
+// 32 KiB packet took a header read and one or more body reads; with this
+// below it, one read syscall brings in up to two full packets. Later hops
+// read from a channel of the previous one, which is in memory already.
+const hopReadBufSize = 64 << 10
+
+// readBufConn is a net.Conn whose reads go through a larger buffer.
+type readBufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func newReadBufConn(c net.Conn) *readBufConn {
+	return &readBufConn{Conn: c, r: bufio.NewReaderSize(c, hopReadBufSize)}
+}
+
+func (c *readBufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // classifyHandshake says which class a handshake error belongs to.
 func classifyHandshake(err error) error {

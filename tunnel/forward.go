@@ -52,7 +52,14 @@ func (f *forward) bind() error {
 	if !f.spec.AllowNonLoopback && !isLoopbackHost(host) {
 		return f.errorf("listen address %s is not loopback (set allow_non_loopback to allow it)", addr)
 	}
-	ln, err := net.Listen(listenNetwork(host), addr)
+	// A loopback client is on this machine: TCP keepalive (Go's default
+	// for accepted sockets, two setsockopt calls each) would only ever
+	// probe ourselves.
+	var lc net.ListenConfig
+	if isLoopbackHost(host) {
+		lc.KeepAlive = -1
+	}
+	ln, err := lc.Listen(context.Background(), listenNetwork(host), addr)
 	if err != nil {
 		if errors.Is(err, syscallEADDRINUSE) {
 			return f.errorf("local port %s is already in use", addr)
@@ -130,9 +137,7 @@ func (f *forward) handle(ctx context.Context, conn net.Conn, board *linkBoard, c
 	f.stats.active.Add(1)
 	f.stats.total.Add(1)
 	defer f.stats.active.Add(-1)
-	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
+	// Go sets TCP_NODELAY on every TCP socket it accepts.
 
 	var host string
 	var port int

@@ -1,0 +1,154 @@
+package tunnel
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := <-acc
+	if s == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c.(*net.TCPConn), s.(*net.TCPConn)
+}
+
+// TestCopyCountSocket copies from a TCP socket (the readiness path on Unix)
+// data written in uneven bursts with pauses, and checks every byte and the
+// counter.
+func TestCopyCountSocket(t *testing.T) {
+	c, s := tcpPair(t)
+	want := make([]byte, 3<<20+12345)
+	rand.Read(want)
+	go func() {
+		for off, i := 0, 0; off < len(want); i++ {
+			n := min(len(want)-off, []int{1, 100, 32 << 10, 70000, 5}[i%5])
+			c.Write(want[off : off+n])
+			off += n
+			if i%7 == 0 {
+				time.Sleep(time.Millisecond) // let the reader find the socket empty
+			}
+		}
+		c.CloseWrite()
+	}()
+	var got bytes.Buffer
+	var n atomic.Uint64
+	if err := copyCount(&got, s, &n); err != nil {
+		t.Fatalf("copyCount: %v", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("copied %d bytes, not the %d written (or not the same)", got.Len(), len(want))
+	}
+	if n.Load() != uint64(len(want)) {
+		t.Fatalf("counter = %d, want %d", n.Load(), len(want))
+	}
+}
+
+// TestCopyCountSocketClosed: closing the source socket from elsewhere ends
+// a copy that waits for data, with an error.
+func TestCopyCountSocketClosed(t *testing.T) {
+	c, s := tcpPair(t)
+	done := make(chan error, 1)
+	first := make(chan struct{})
+	var n atomic.Uint64
+	go func() { done <- copyCount(&signalWriter{first: first}, s, &n) }()
+	c.Write([]byte{1})
+	<-first // the copy loop runs; its next read waits for data
+	s.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("copy from a closed socket ended without error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("copy did not end when its socket was closed")
+	}
+}
+
+// sizeReader serves data in chunks of at most the given sizes, recording the
+// size of each buffer it is handed.
+type sizeReader struct {
+	chunks []int
+	asked  []int
+}
+
+func (r *sizeReader) Read(p []byte) (int, error) {
+	r.asked = append(r.asked, len(p))
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.chunks[0])
+	r.chunks[0] -= n
+	if r.chunks[0] == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestCopyAdaptiveBuffers: a quiet source is read with the small buffer; a
+// read that fills it switches to the pooled one, and a read that does not
+// fill that switches back.
+func TestCopyAdaptiveBuffers(t *testing.T) {
+	r := &sizeReader{chunks: []int{10, idleBufSize + 3*copyBufSize + 100, 7}}
+	var got bytes.Buffer
+	var n atomic.Uint64
+	if err := copyCount(&got, r, &n); err != nil {
+		t.Fatal(err)
+	}
+	if want := 10 + idleBufSize + 3*copyBufSize + 100 + 7; got.Len() != want || n.Load() != uint64(want) {
+		t.Fatalf("copied %d (counted %d), want %d", got.Len(), n.Load(), want)
+	}
+	s, b := idleBufSize, copyBufSize
+	want := []int{
+		s,       // 10 bytes: short
+		s,       // full small buffer: switch
+		b, b, b, // three full pooled reads
+		b, // 100 bytes: short, switch back
+		s, // 7 bytes
+		s, // EOF
+	}
+	if len(r.asked) != len(want) {
+		t.Fatalf("buffer sizes asked %v, want %v", r.asked, want)
+	}
+	for i := range want {
+		if r.asked[i] != want[i] {
+			t.Fatalf("buffer sizes asked %v, want %v", r.asked, want)
+		}
+	}
+}
+
+// signalWriter closes first on its first write.
+type signalWriter struct {
+	first chan struct{}
+	seen  bool
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	if !w.seen {
+		w.seen = true
+		close(w.first)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,55 @@
+package tunnel
+
+import (
+	"runtime"
+	"sync"
+)
+
+// While a Manager runs, the process runs Go code on one thread at a time
+// (GOMAXPROCS 1), as ssh does, unless the environment sets GOMAXPROCS.
+//
+// Every byte a forward moves crosses three goroutines: x/crypto/ssh's
+// transport reader (read, decrypt), its mux (route to the channel) and the
+// bridge's copy goroutine (write to the client), or the reverse way. With
+// more than one P each hand-off wakes a parked thread (a futex call and a
+// context switch), and the hand-offs, not the crypto, dominated: on the
+// 2-core machine of BENCHMARKS.md, server→client through a real sshd cost
+// 2.1 ms of CPU per MiB with GOMAXPROCS 2 and 1.3–1.5 ms with 1 (ssh -L:
+// 0.7–0.9 ms), 35 against 20 context switches per MiB, and new-connection
+// latency dropped from 1.14–1.23× ssh's to 1.05–1.08×. One core is ample
+// for a tunnel keeper: a forward is bounded by the SSH connection, and
+// ssh itself is single-threaded.
+
+// procLimit holds GOMAXPROCS at 1 while at least one Manager runs and
+// restores it after the last. It is package state because GOMAXPROCS is
+// process state.
+type procLimit struct {
+	mu    sync.Mutex
+	users int // guarded by mu
+	prev  int // guarded by mu; GOMAXPROCS before the first hold
+}
+
+var singleProc procLimit
+
+// hold sets GOMAXPROCS to 1 unless getenv("GOMAXPROCS") chose a value, and
+// returns the function that undoes it (after the last hold, GOMAXPROCS is
+// what it was before the first).
+func (p *procLimit) hold(getenv func(string) string) (release func()) {
+	if getenv("GOMAXPROCS") != "" {
+		return func() {}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.users == 0 {
+		p.prev = runtime.GOMAXPROCS(1)
+	}
+	p.users++
+	return sync.OnceFunc(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.users--
+		if p.users == 0 {
+			runtime.GOMAXPROCS(p.prev)
+		}
+	})
+}
