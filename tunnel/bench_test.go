@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -27,6 +28,11 @@ import (
 // Results are printed, never asserted (a failure means the path broke, not
 // that it was slow). The side-by-side comparison with OpenSSH is
 // `go run ./bench` (BENCHMARKS.md).
+//
+// A running Manager holds GOMAXPROCS at 1 (procs.go) for the whole test
+// process, so here the in-process server and target services share that one
+// P with the engine: throughput is lower than through an out-of-process
+// sshd. GOMAXPROCS=2 in the environment leaves it alone.
 
 // benchServer is an internal/sshserver on loopback and a hopSetup that
 // trusts it and logs in to it.
@@ -125,7 +131,7 @@ func benchForwards(tb testing.TB, bs *benchServer, svc benchServices) (sink, sou
 	}
 	m := NewManager(&profile.Config{Profiles: map[string]*profile.Profile{"bench": {Name: "bench"}}}, Options{
 		Version:    "bench",
-		Getenv:     func(string) string { return "" },
+		Getenv:     os.Getenv, // GOMAXPROCS=2 go test -bench ... runs the engine untuned
 		setup:      func(string) hopSetup { return bs.setup },
 		resolve:    func(*profile.Config, string) (*profile.Resolved, error) { return r, nil },
 		noNetwatch: true,
