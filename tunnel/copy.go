@@ -11,18 +11,33 @@ import (
 )
 
 // copyBufSize is the buffer a bridged connection borrows from the pool for
-// one read and the write that passes it on. 32 KiB is the largest data
-// payload x/crypto/ssh puts in one channel packet and asks the server to
-// send: a full read from the client becomes exactly one SSH packet, and a
-// full SSH packet one write to the client.
+// one read from a socket and the write that passes it on. 32 KiB is the
+// largest data payload x/crypto/ssh puts in one channel packet (and asks the
+// server to send): a full read from the client becomes exactly one SSH
+// packet.
 const copyBufSize = 32 << 10
+
+// drainBufSize is the pooled buffer for reading a busy SSH channel: when
+// the client side falls behind, one read takes the packets already queued
+// (up to two full ones), one write passes them on, and x/crypto/ssh sends
+// one window adjustment for them (it sends one per read once more than
+// three packets are outstanding). Larger sizes measured no better.
+const drainBufSize = 64 << 10
+
+// drainShort is a read from a channel small enough to go back to the idle
+// buffer: less than half a full packet means the sender is no longer
+// streaming full packets.
+const drainShort = 16 << 10
 
 // idleBufSize is the buffer a connection keeps for itself to wait on a
 // source that cannot say when it is readable (an SSH channel): an idle
-// connection holds this much, not copyBufSize.
+// connection holds this much, not drainBufSize.
 const idleBufSize = 2 << 10
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+var (
+	copyBufs  = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+	drainBufs = sync.Pool{New: func() any { b := make([]byte, drainBufSize); return &b }}
+)
 
 type closeWriter interface{ CloseWrite() error }
 
@@ -52,11 +67,10 @@ func (s *fwdStats) errText() string {
 }
 
 // copyCount copies src to dst until src ends, adding each write to n. A
-// buffer is held only while data moves: a TCP or Unix socket source (on
-// Unix) is read into a pooled buffer taken once the socket is readable; any
-// other source (an SSH channel) is read into a small buffer of the
-// connection's own while it is quiet, and into a pooled one while reads
-// keep filling the small one.
+// pooled buffer is held only while data moves: a TCP or Unix socket source
+// (on Unix) is read into one taken once the socket is readable; any other
+// source (an SSH channel) is read into a small buffer of the connection's
+// own while it is quiet, and into a pooled one while it streams.
 func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 	if rc := rawReadable(src); rc != nil {
 		return copyRaw(dst, rc, n)
@@ -88,16 +102,19 @@ func copyRaw(dst io.Writer, rc syscall.RawConn, n *atomic.Uint64) error {
 }
 
 // copyAdaptive copies from a reader that blocks until it has data: it reads
-// into the connection's own idleBufSize buffer, and switches to a pooled
-// copyBufSize one after a read fills the small one (more is likely queued),
-// back again after a read that does not fill the pooled one (the source is
-// drained, so the next read may block for a long time).
+// into the connection's own idleBufSize buffer, switches to a pooled
+// drainBufSize one after a read fills the small one (more is likely
+// queued), and back after a read shorter than drainShort (the source is
+// drained and sends small pieces, so the next read may wait long). A stream
+// of full packets stays on the pooled buffer even when each read drains the
+// queue: switching back then would split every packet into a small write
+// and a large one (and double x/crypto's window adjustments).
 func copyAdaptive(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 	small := make([]byte, idleBufSize)
 	var bp *[]byte
 	defer func() {
 		if bp != nil {
-			copyBufs.Put(bp)
+			drainBufs.Put(bp)
 		}
 	}()
 	for {
@@ -119,9 +136,9 @@ func copyAdaptive(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 		}
 		switch {
 		case bp == nil && nr == len(small):
-			bp = copyBufs.Get().(*[]byte)
-		case bp != nil && nr < len(buf):
-			copyBufs.Put(bp)
+			bp = drainBufs.Get().(*[]byte)
+		case bp != nil && nr < drainShort:
+			drainBufs.Put(bp)
 			bp = nil
 		}
 	}

@@ -108,24 +108,27 @@ func (r *sizeReader) Read(p []byte) (int, error) {
 }
 
 // TestCopyAdaptiveBuffers: a quiet source is read with the small buffer; a
-// read that fills it switches to the pooled one, and a read that does not
-// fill that switches back.
+// read that fills it switches to the pooled one, which stays while reads
+// bring at least drainShort, and a smaller read switches back.
 func TestCopyAdaptiveBuffers(t *testing.T) {
-	r := &sizeReader{chunks: []int{10, idleBufSize + 3*copyBufSize + 100, 7}}
+	s, b := idleBufSize, drainBufSize
+	r := &sizeReader{chunks: []int{10, s + 2*b + 3*drainShort, drainShort, 100, 7}}
+	total := 10 + s + 2*b + 3*drainShort + drainShort + 100 + 7
 	var got bytes.Buffer
 	var n atomic.Uint64
 	if err := copyCount(&got, r, &n); err != nil {
 		t.Fatal(err)
 	}
-	if want := 10 + idleBufSize + 3*copyBufSize + 100 + 7; got.Len() != want || n.Load() != uint64(want) {
-		t.Fatalf("copied %d (counted %d), want %d", got.Len(), n.Load(), want)
+	if got.Len() != total || n.Load() != uint64(total) {
+		t.Fatalf("copied %d (counted %d), want %d", got.Len(), n.Load(), total)
 	}
-	s, b := idleBufSize, copyBufSize
 	want := []int{
-		s,       // 10 bytes: short
-		s,       // full small buffer: switch
-		b, b, b, // three full pooled reads
-		b, // 100 bytes: short, switch back
+		s,    // 10 bytes: short
+		s,    // full small buffer: switch
+		b, b, // two full pooled reads
+		b, // 3*drainShort bytes: stay
+		b, // drainShort bytes: stay
+		b, // 100 bytes: switch back
 		s, // 7 bytes
 		s, // EOF
 	}
