@@ -29,10 +29,10 @@ import (
 // that it was slow). The side-by-side comparison with OpenSSH is
 // `go run ./bench` (BENCHMARKS.md).
 //
-// A running Manager holds GOMAXPROCS at 1 (procs.go) for the whole test
-// process, so here the in-process server and target services share that one
-// P with the engine: throughput is lower than through an out-of-process
-// sshd. GOMAXPROCS=2 in the environment leaves it alone.
+// The kuguri binary runs with GOMAXPROCS 1 (cmd/kuguri/procs.go); these
+// benchmarks run with the test binary's default. `GOMAXPROCS=1 go test
+// -bench ...` measures the shipped setting, with the in-process server and
+// target services sharing the engine's one P.
 
 // benchServer is an internal/sshserver on loopback and a hopSetup that
 // trusts it and logs in to it.
@@ -131,7 +131,7 @@ func benchForwards(tb testing.TB, bs *benchServer, svc benchServices) (sink, sou
 	}
 	m := NewManager(&profile.Config{Profiles: map[string]*profile.Profile{"bench": {Name: "bench"}}}, Options{
 		Version:    "bench",
-		Getenv:     os.Getenv, // GOMAXPROCS=2 go test -bench ... runs the engine untuned
+		Getenv:     os.Getenv,
 		setup:      func(string) hopSetup { return bs.setup },
 		resolve:    func(*profile.Config, string) (*profile.Resolved, error) { return r, nil },
 		noNetwatch: true,

@@ -175,7 +175,6 @@ func (m *Manager) Run(ctx context.Context) error {
 		return errors.New("tunnel: Manager.Run called twice")
 	}
 	m.runCtx = ctx
-	defer singleProc.hold(m.opts.Getenv)()
 	for _, name := range m.names {
 		if e := m.entries[name]; e.wanted {
 			m.spawnLocked(e)

@@ -8,6 +8,7 @@ import (
 )
 
 func main() {
+	singleProc()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	a := newApp(os.Stdin, os.Stdout, os.Stderr, os.Getenv)
