@@ -59,4 +59,3 @@ func TestProgram(t *testing.T) {
 		t.Fatalf("final model: quitting=%v prompt=%v", final.quitting, final.activePrompt() != nil)
 	}
 }
-
