@@ -744,3 +744,117 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("down completion after vps:\n%s", r.stdout)
 	}
 }
+
+// TestSSHConfigAliasWithProxyJump: the profile names only an ssh_config
+// alias; HostName, Port, User, IdentityFile and ProxyJump (itself an alias)
+// come from ssh_config, and the data goes through the bastion.
+func TestSSHConfigAliasWithProxyJump(t *testing.T) {
+	sshdtest.Require(t)
+	e := newEnv(t)
+	bastion, target := sshdtest.Chain(t, e.signer.PublicKey())
+	echo := sshdtest.EchoServer(t)
+	kh := filepath.Join(e.dir, "known_hosts")
+	sshdtest.WriteKnownHosts(t, kh, bastion.KnownHostsLine(), target.KnownHostsLine())
+	sshCfg := filepath.Join(e.dir, "ssh_config")
+	os.WriteFile(sshCfg, []byte(fmt.Sprintf(`Host vps
+    HostName 127.0.0.1
+    Port %d
+    User %s
+    IdentityFile %s
+    UserKnownHostsFile %s
+    ProxyJump jump
+Host jump
+    HostName 127.0.0.1
+    Port %d
+    User %s
+    IdentityFile %s
+    UserKnownHostsFile %s
+`, target.Port, target.User, e.key, kh, bastion.Port, bastion.User, e.key, kh)), 0o600)
+	e.writeConfig(fmt.Sprintf("ssh_config: %s\nprofiles:\n  db:\n    host: vps\n    forwards: [{name: echo, local: 0, remote: %q}]\n", sshCfg, echo))
+
+	s := e.run("show", "db", "--json")
+	var v profileJSON
+	if s.code != 0 || json.Unmarshal([]byte(s.stdout), &v) != nil || len(v.Hops) != 2 || v.Hops[0].Name != "jump" || v.Hops[1].Port != target.Port {
+		t.Fatalf("show db: %v", s)
+	}
+	r := e.run("connect", "db", "--", "sh", "-c", `printf 'via the bastion' | socat -t 5 - TCP:{echo}`)
+	if r.code != 0 || !strings.Contains(r.stdout, "via the bastion") {
+		t.Fatalf("connect through ProxyJump: %v", r)
+	}
+	bastion.WaitLog(t, sshdtest.DirectTCPIPLogLine(target.Addr), 10*time.Second)
+}
+
+// TestProxyCommand: ProxyCommand from ssh_config carries the first hop
+// (run through sh found on PATH), with %h and %p expanded.
+func TestProxyCommand(t *testing.T) {
+	sshdtest.Require(t)
+	if _, err := exec.LookPath("socat"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("socat missing")
+		}
+		t.Skip("socat missing")
+	}
+	e := newEnv(t)
+	srv, kh := e.trustedServer()
+	echo := sshdtest.EchoServer(t)
+	marker := filepath.Join(e.dir, "proxy-ran")
+	sshCfg := filepath.Join(e.dir, "ssh_config")
+	os.WriteFile(sshCfg, []byte(fmt.Sprintf(`Host vps
+    HostName 127.0.0.1
+    Port %d
+    User %s
+    IdentityFile %s
+    UserKnownHostsFile %s
+    ProxyCommand sh -c 'echo %%h:%%p > %s; exec socat - TCP:%%h:%%p'
+`, srv.Port, srv.User, e.key, kh, marker)), 0o600)
+	e.writeConfig(fmt.Sprintf("ssh_config: %s\nprofiles:\n  vps:\n    host: vps\n    forwards: [{name: echo, local: 0, remote: %q}]\n", sshCfg, echo))
+	r := e.run("connect", "vps", "--", "sh", "-c", `printf 'over a proxy command' | socat -t 5 - TCP:{echo}`)
+	if r.code != 0 || !strings.Contains(r.stdout, "over a proxy command") {
+		t.Fatalf("connect through ProxyCommand: %v", r)
+	}
+	b, err := os.ReadFile(marker)
+	if err != nil || strings.TrimSpace(string(b)) != fmt.Sprintf("127.0.0.1:%d", srv.Port) {
+		t.Fatalf("ProxyCommand saw %q (%v), want %%h:%%p expanded", b, err)
+	}
+}
+
+// TestAuthFailuresNotHammered: with a key the server refuses, `kuguri up`
+// connects at most 3 times in 12 seconds (then backs off to minutes and says
+// so), so a server running fail2ban never sees a brute-forcer.
+func TestAuthFailuresNotHammered(t *testing.T) {
+	sshdtest.Require(t)
+	e := newEnv(t)
+	other, _ := sshdtest.NewKey(t, t.TempDir(), "other", "")
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{other.PublicKey()}})
+	kh := filepath.Join(e.dir, "known_hosts")
+	sshdtest.WriteKnownHosts(t, kh, srv.KnownHostsLine())
+	e.writeConfig(e.profileYAML("vps", srv, kh, "{name: echo, local: 0, remote: \"127.0.0.1:9\"}"))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	up := e.cmd(ctx, "up", "vps")
+	if err := up.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); up.Wait() }()
+	start := time.Now()
+	var note string
+	waitFor(t, "the profile to say it is waiting after failed logins", 20*time.Second, func() bool {
+		s, r := e.status(t)
+		if r.code != 0 || len(s.Profiles) == 0 {
+			return false
+		}
+		st := e.run("status", "vps")
+		note = st.stdout
+		return strings.Contains(st.stdout, "authentication failed 3 times") && strings.Contains(st.stdout, "next try in 5m")
+	})
+	// Watch sshd for the rest of a 13-second window.
+	for time.Since(start) < 13*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	n := strings.Count(srv.Log(), "Connection from ")
+	if n == 0 || n > 3 {
+		t.Fatalf("sshd saw %d connections in 13 s, want 1..3\nstatus:\n%s\nsshd log:\n%s", n, note, srv.Log())
+	}
+	t.Logf("%d connections in 13 s; status:\n%s", n, note)
+}
