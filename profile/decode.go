@@ -518,7 +518,14 @@ var topKeys = []string{"defaults", "profiles", "ssh_config", "resolver"}
 
 var profileKeys = append([]string{"host", "port", "user", "identity_files", "jump", "known_hosts", "on_demand", "forwards"}, settingKeys...)
 
-var forwardKeys = []string{"name", "type", "local", "remote", "allow_non_loopback", "probe", "probe_interval"}
+var forwardKeys = []string{"name", "type", "local", "remote", "allow_non_loopback", "probe", "probe_interval", "socks_user", "socks_password_env", "socks_password_file"}
+
+// socksKeys are the forward keys for SOCKS5 username/password
+// authentication, in the order they are reported.
+var socksKeys = []string{"socks_user", "socks_password_env", "socks_password_file"}
+
+// envNameRE is a portable environment variable name.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
@@ -915,6 +922,7 @@ func (d *decoder) forwardMap(n *yaml.Node, field string) (Forward, bool) {
 	var f Forward
 	var localN, remoteN *yaml.Node
 	var localS, remoteS string
+	socksN := map[string]*yaml.Node{} // socks_* key -> its value node
 	good := true
 	for _, p := range ps {
 		pf := field + "." + p.key
@@ -969,12 +977,21 @@ func (d *decoder) forwardMap(n *yaml.Node, field string) (Forward, bool) {
 			dur, ok := d.duration(p.v, pf)
 			good = good && ok
 			f.ProbeInterval = dur
+		case "socks_user", "socks_password_env", "socks_password_file":
+			if !d.socksKey(p.key, p.v, pf, &f) {
+				good = false
+				continue
+			}
+			socksN[p.key] = p.v
 		default:
 			d.unknownKey(p.k, pf, forwardKeys)
 			good = false
 		}
 	}
 	if !good {
+		return f, false
+	}
+	if !d.checkSOCKSAuth(n, field, f, socksN) {
 		return f, false
 	}
 	var err error
@@ -1026,4 +1043,71 @@ func (d *decoder) forwardMap(n *yaml.Node, field string) (Forward, bool) {
 		}
 	}
 	return f, good
+}
+
+// socksKey decodes one socks_* key of a forward mapping into f.
+func (d *decoder) socksKey(key string, v *yaml.Node, field string, f *Forward) bool {
+	s, ok := d.str(v, field)
+	if !ok {
+		return false
+	}
+	switch key {
+	case "socks_user":
+		switch {
+		case s == "":
+			d.errf(v, field, "empty user name")
+			return false
+		case len(s) > 255:
+			d.errf(v, field, "user name longer than 255 bytes (the SOCKS5 limit, RFC 1929)")
+			return false
+		}
+		f.SOCKSUser = s
+	case "socks_password_env":
+		if !envNameRE.MatchString(s) {
+			d.errf(v, field, "bad environment variable name %q (want letters, digits and '_', not starting with a digit)", s)
+			return false
+		}
+		f.SOCKSPasswordEnv = s
+	case "socks_password_file":
+		if s == "" {
+			d.errf(v, field, "empty path")
+			return false
+		}
+		f.SOCKSPasswordFile = s
+	}
+	return true
+}
+
+// checkSOCKSAuth enforces the rules between a forward's socks_* keys: they
+// belong to dynamic forwards only, and socks_user comes with exactly one
+// password source. n is the forward's mapping, nodes its socks_* values.
+func (d *decoder) checkSOCKSAuth(n *yaml.Node, field string, f Forward, nodes map[string]*yaml.Node) bool {
+	if len(nodes) == 0 {
+		return true
+	}
+	if f.Type != Dynamic {
+		for _, k := range socksKeys {
+			if v := nodes[k]; v != nil {
+				d.errf(v, field+"."+k, "only a dynamic (SOCKS) forward takes %s (this one is type %s)", k, f.Type)
+				return false
+			}
+		}
+	}
+	envN, fileN := nodes["socks_password_env"], nodes["socks_password_file"]
+	switch {
+	case envN != nil && fileN != nil:
+		d.errf(fileN, field+".socks_password_file", "set only one of socks_password_env and socks_password_file")
+		return false
+	case f.SOCKSUser == "":
+		src := "socks_password_env"
+		if fileN != nil {
+			src = "socks_password_file"
+		}
+		d.errf(n, field+".socks_user", "missing: %s needs socks_user, the user name SOCKS clients log in with", src)
+		return false
+	case envN == nil && fileN == nil:
+		d.errf(nodes["socks_user"], field+".socks_user", "needs a password: set socks_password_env (an environment variable) or socks_password_file")
+		return false
+	}
+	return true
 }

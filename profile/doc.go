@@ -23,6 +23,31 @@
 // loading (an ssh_config Match block that cannot be evaluated) are strings
 // in Config.Warnings and Resolved.Warnings, each naming its file.
 //
+// # SOCKS authentication
+//
+// A dynamic (SOCKS5) forward may require RFC 1929 username/password
+// authentication, which matters once it listens beyond loopback:
+//
+//	forwards:
+//	  - name: socks
+//	    type: dynamic
+//	    local: 0.0.0.0:1080
+//	    allow_non_loopback: true
+//	    socks_user: alice
+//	    socks_password_env: KUGURI_SOCKS_PASSWORD   # or:
+//	    # socks_password_file: ~/.config/kuguri/socks-password
+//
+// socks_user goes with exactly one password source: socks_password_env
+// names an environment variable and socks_password_file a file whose first
+// line is the password (~ and paths relative to the config file are
+// expanded in Resolved). The password itself never sits in the config: the
+// engine reads it when the forward starts, refuses a password file that
+// group or others may access, and keeps it in memory only. These keys are
+// for dynamic forwards only. A dynamic forward listening beyond loopback
+// without socks_user loads, with a Config.Warnings entry saying that anyone
+// on that network can use the SSH server as a proxy. ssh -D has no
+// authentication, so SSHCommand does not show them.
+//
 // # Why yaml.v3 nodes, and why no viper here
 //
 // viper lower-cases map keys and splits them on dots, but profile names are

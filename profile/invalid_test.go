@@ -50,6 +50,12 @@ func TestInvalidFixtures(t *testing.T) {
 		{"bad_bool", 4, "lazy", "on_demand", `want true or false, got "maybe"`},
 		{"missing_ssh_config", 1, "", "ssh_config", "MISSING_SSH_CONFIG"},
 		{"bad_resolver", 1, "", "resolver", `bad resolver "not a resolver" (want host:port or an IP address)`},
+		{"socks_not_dynamic", 8, "vps", "forwards[0].socks_user", "only a dynamic (SOCKS) forward takes socks_user (this one is type local)"},
+		{"socks_user_no_password", 8, "vps", "forwards[0].socks_user", "needs a password: set socks_password_env (an environment variable) or socks_password_file"},
+		{"socks_password_no_user", 5, "vps", "forwards[0].socks_user", "missing: socks_password_file needs socks_user, the user name SOCKS clients log in with"},
+		{"socks_two_passwords", 10, "vps", "forwards[0].socks_password_file", "set only one of socks_password_env and socks_password_file"},
+		{"socks_bad_env_name", 5, "vps", "forwards[0].socks_password_env", `bad environment variable name "$SOCKS_PASSWORD" (want letters, digits and '_', not starting with a digit)`},
+		{"socks_empty_user", 8, "vps", "forwards[0].socks_user", "empty user name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -54,6 +54,11 @@ func (c *Config) Resolve(name string) (*Resolved, error) {
 		Settings: c.effectiveSettings(p),
 		OnDemand: p.OnDemand,
 	}
+	for i, f := range res.Forwards {
+		if f.SOCKSPasswordFile != "" {
+			res.Forwards[i].SOCKSPasswordFile = c.configPath(f.SOCKSPasswordFile, r.home)
+		}
+	}
 	res.Warnings = dedupe(append(r.sshWarnings(), r.warnings...))
 	return res, nil
 }
@@ -718,4 +723,17 @@ func parseHopSpec(s string) (hopSpec, error) {
 		}
 	}
 	return h, nil
+}
+
+// configPath expands a path written in the config file: ~ is the home
+// directory, and a relative path is relative to the config file's
+// directory (as written when the Config was built in memory).
+func (c *Config) configPath(p, home string) string {
+	if home != "" {
+		p = expandTilde(p, home)
+	}
+	if !filepath.IsAbs(p) && c.File != "" {
+		p = filepath.Join(filepath.Dir(c.File), p)
+	}
+	return p
 }

@@ -85,7 +85,22 @@ type Forward struct {
 	AllowNonLoopback bool
 	Probe            bool          // health-probe the target
 	ProbeInterval    time.Duration // 0 = Settings.ProbeInterval
+
+	// SOCKS5 username/password authentication (RFC 1929), dynamic forwards
+	// only. When SOCKSUser is set, exactly one of SOCKSPasswordEnv (the name
+	// of an environment variable) and SOCKSPasswordFile (a file whose first
+	// line is the password) is set; the engine reads the password when the
+	// forward starts. The password itself is never part of the config.
+	// SOCKSPasswordFile is as written in a Profile, and expanded (~, and
+	// relative to the config file's directory) in a Resolved profile.
+	SOCKSUser         string
+	SOCKSPasswordEnv  string
+	SOCKSPasswordFile string
 }
+
+// SOCKSAuth reports whether a dynamic forward requires SOCKS5
+// username/password authentication.
+func (f Forward) SOCKSAuth() bool { return f.Type == Dynamic && f.SOCKSUser != "" }
 
 // Listen returns the address kuguri listens on for this forward: Local for
 // local and dynamic forwards, Remote (on the server) for remote ones.

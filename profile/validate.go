@@ -11,13 +11,15 @@ import (
 // validate runs the checks that span profiles: listen addresses used twice
 // (local and dynamic forwards across every profile; port 0 never clashes),
 // remote listens used twice within a profile, and every jump chain
-// (cycles, depth, ssh_config values).
+// (cycles, depth, ssh_config values). A dynamic forward listening beyond
+// loopback without socks_user is a warning, not an error.
 func (c *Config) validate(probs *problems) {
 	type listener struct {
 		profile, forward, addr string
 		line                   int
 	}
 	seen := map[int][]listener{} // by port
+	var warns []string
 	for _, name := range c.ld.order {
 		p := c.Profiles[name]
 		meta := c.ld.meta[name]
@@ -33,6 +35,10 @@ func (c *Config) validate(probs *problems) {
 					remotes[f.Remote] = f.Name
 				}
 				continue
+			}
+			if f.Type == Dynamic && f.SOCKSUser == "" && !isLoopbackAddr(f.Local) {
+				warns = append(warns, (&FieldError{File: c.File, Line: line, Profile: name, Field: field,
+					Msg: fmt.Sprintf("dynamic forward %s listens on %s without socks_user: anyone on that network can use your SSH server as a proxy", f.Name, f.Local)}).Error())
 			}
 			port := addrPort(f.Local)
 			if port == 0 {
@@ -51,7 +57,6 @@ func (c *Config) validate(probs *problems) {
 			seen[port] = append(seen[port], listener{name, f.Name, f.Local, line})
 		}
 	}
-	var warns []string
 	cycles := map[string]bool{}
 	for _, name := range c.ld.order {
 		if c.Profiles[name].Host == "" {
