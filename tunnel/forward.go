@@ -22,6 +22,7 @@ type forward struct {
 	profile string
 	stats   fwdStats
 	logger  *slog.Logger
+	socks   *socksAuth // set by start before serving; nil: SOCKS5 without authentication
 
 	mu           sync.Mutex
 	ln           net.Listener     // guarded by mu; set by bind (local and dynamic)
@@ -143,7 +144,7 @@ func (f *forward) handle(ctx context.Context, conn net.Conn, board *linkBoard, c
 	var port int
 	var socks *socksRequest
 	if f.spec.Type == profile.Dynamic {
-		req, err := socksHandshake(conn)
+		req, err := f.socksHandshake(conn, clock)
 		if err != nil {
 			f.stats.setErr(fmt.Errorf("socks: %w", err))
 			conn.Close()

@@ -251,6 +251,7 @@ func (m *Manager) spawnLocked(e *entry) {
 	s := newSupervisor(r, m.opts.dialerFor(r.Name, m.shared), m.opts.Clock, logger, e.events, m.notify, hopNames(r), sshCommand(r))
 	s.netwatch = !m.opts.noNetwatch
 	s.hooks = m.hooks
+	s.getenv = m.opts.Getenv
 	ctx, cancel := context.WithCancel(m.runCtx)
 	e.sup, e.cancel = s, cancel
 	m.profiles.Add(1)

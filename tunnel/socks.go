@@ -11,9 +11,11 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// SOCKS5 (RFC 1928) for dynamic forwards: no authentication, CONNECT only,
-// IPv4, IPv6 and domain names (resolved by the SSH server, which receives the
-// name in the direct-tcpip request).
+// SOCKS5 (RFC 1928) for dynamic forwards: CONNECT only, IPv4, IPv6 and
+// domain names (resolved by the SSH server, which receives the name in the
+// direct-tcpip request). A forward with socks_user requires RFC 1929
+// username/password authentication and offers nothing else (see
+// socksauth.go); one without offers only "no authentication".
 
 const (
 	socksSucceeded          = 0x00
@@ -25,7 +27,22 @@ const (
 	socksAddrUnsupported    = 0x08
 )
 
+// Authentication methods (RFC 1928 section 3) and the RFC 1929
+// sub-negotiation's version and status bytes.
+const (
+	socksMethodNone     = 0x00
+	socksMethodPassword = 0x02
+	socksNoAcceptable   = 0xff
+	socksAuthVersion    = 0x01
+	socksAuthOK         = 0x00
+	socksAuthFailed     = 0x01
+)
+
 const socksHandshakeTimeout = 30 * time.Second
+
+// errSOCKSLogin is a failed RFC 1929 login. It never carries what the
+// client offered.
+var errSOCKSLogin = errors.New("bad username or password")
 
 type socksRequest struct {
 	host string
@@ -38,9 +55,12 @@ func (r *socksRequest) reply(conn net.Conn, code byte) error {
 	return err
 }
 
-// socksHandshake reads the greeting and the CONNECT request. On a request it
-// cannot serve, it answers with the RFC's code and returns an error.
-func socksHandshake(conn net.Conn) (*socksRequest, error) {
+// socksHandshake reads the greeting, authenticates the client when a is not
+// nil, and reads the CONNECT request. On a request it cannot serve, it
+// answers with the RFC's code and returns an error; a failed login answers
+// 0x01 0x01 and returns an error matching errSOCKSLogin. The caller closes
+// conn on error.
+func socksHandshake(conn net.Conn, a *socksAuth) (*socksRequest, error) {
 	conn.SetDeadline(time.Now().Add(socksHandshakeTimeout))
 	defer conn.SetDeadline(time.Time{})
 	var b [258]byte
@@ -54,18 +74,27 @@ func socksHandshake(conn net.Conn) (*socksRequest, error) {
 	if _, err := io.ReadFull(conn, b[:nm]); err != nil {
 		return nil, err
 	}
-	noAuth := false
+	want, wantText := byte(socksMethodNone), "no authentication"
+	if a != nil {
+		want, wantText = socksMethodPassword, "username/password"
+	}
+	offered := false
 	for _, m := range b[:nm] {
-		if m == 0 {
-			noAuth = true
+		if m == want {
+			offered = true
 		}
 	}
-	if !noAuth {
-		conn.Write([]byte{5, 0xff})
-		return nil, errors.New("client offers no acceptable auth method (only no-auth is supported)")
+	if !offered {
+		conn.Write([]byte{5, socksNoAcceptable})
+		return nil, fmt.Errorf("client offers no acceptable auth method (this forward takes %s only)", wantText)
 	}
-	if _, err := conn.Write([]byte{5, 0}); err != nil {
+	if _, err := conn.Write([]byte{5, want}); err != nil {
 		return nil, err
+	}
+	if a != nil {
+		if err := a.login(conn, b[:]); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := io.ReadFull(conn, b[:4]); err != nil {
 		return nil, err

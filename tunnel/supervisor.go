@@ -46,6 +46,8 @@ type supervisor struct {
 	hooks    *hooks.Runner // nil: no hooks
 	done     chan struct{} // closed when run returns
 	first    chan struct{} // closed when the first attempt has a result
+	// getenv is the Manager's Options.Getenv (SOCKS passwords); nil = os.Getenv.
+	getenv func(string) string
 
 	mu       sync.Mutex
 	st       api.Profile // guarded by mu; Forwards and Events filled by snapshot
@@ -229,7 +231,7 @@ func (s *supervisor) run(ctx context.Context) {
 		if f.spec.Type == profile.Remote {
 			continue
 		}
-		if err := f.bind(); err != nil {
+		if err := f.start(s.getenv); err != nil {
 			f.stats.setErr(err)
 			s.failed(err, "")
 			return
