@@ -11,11 +11,12 @@ import (
 )
 
 type event struct {
-	Action  string
-	Package string
-	Test    string
-	Output  string
-	Elapsed float64
+	Action     string
+	Package    string
+	ImportPath string // build-output and build-fail events
+	Test       string
+	Output     string
+	Elapsed    float64
 }
 
 func main() {
@@ -47,6 +48,11 @@ func run(failOnSkip bool) int {
 		}
 		k := key{e.Package, e.Test}
 		switch e.Action {
+		case "build-output":
+			fmt.Print(e.Output)
+		case "build-fail":
+			buildFailed = true
+			fmt.Printf("build failed: %s\n", e.ImportPath)
 		case "output":
 			if len(output[k]) < 400 {
 				output[k] = append(output[k], e.Output)
