@@ -60,6 +60,9 @@ type hopAuth struct {
 	// failure explains a failed handshake (see sshauth.Auth.Failure); nil
 	// means sshauth.AsAuthError.
 	failure func(hop string, err error) error
+	// succeeded is called after the login; it returns a note for what a
+	// reconnect cannot replay ("" when none). nil: nothing to say.
+	succeeded func() string
 }
 
 // authShared is what every profile of a Manager (or one Check / Trust call)
@@ -107,13 +110,16 @@ func (s sshSetup) auth(ctx context.Context, hop int, h profile.Hop, p api.Prompt
 		Logger:   s.shared.logger,
 		Getenv:   s.shared.getenv,
 	})
-	return hopAuth{methods: au.Methods(), close: au.Close, failure: au.Failure}, nil
+	return hopAuth{methods: au.Methods(), close: au.Close, failure: au.Failure, succeeded: au.Succeeded}, nil
 }
 
 // chain is a dialled jump chain: clients[0] is hop 1, the last is the
 // target. Close closes them in reverse.
 type chain struct {
 	clients []*ssh.Client
+	// notes say what a reconnect cannot replay (answers typed for a
+	// keyboard-interactive login), one per hop that needs it.
+	notes []string
 }
 
 func (c *chain) last() *ssh.Client { return c.clients[len(c.clients)-1] }
@@ -132,6 +138,7 @@ func (c *chain) Close() error {
 type hopTiming struct {
 	Connect   time.Duration // TCP (or ProxyCommand start, or channel through the previous hop)
 	Handshake time.Duration // key exchange, host key and authentication
+	note      string        // from hopAuth.succeeded
 }
 
 // dialer dials chains. Safe for concurrent use.
@@ -193,6 +200,9 @@ func (d *dialer) dial(ctx context.Context, r *profile.Resolved, timings *[]hopTi
 			return nil, err
 		}
 		c.clients = append(c.clients, cl)
+		if t.note != "" {
+			c.notes = append(c.notes, t.note)
+		}
 	}
 	return c, nil
 }
@@ -281,6 +291,9 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 			err = sshauth.AsAuthError("", err)
 		}
 		return fail(classifyHandshake(err), timedOut(err))
+	}
+	if ha.succeeded != nil {
+		t.note = ha.succeeded()
 	}
 	return ssh.NewClient(sc, chans, reqs), t, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -366,7 +367,7 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 		s.update(func(p *api.Profile) {
 			p.State = api.Up
 			s.setErr(p, nil)
-			p.Note = ""
+			p.Note = strings.Join(ch.notes, "; ")
 			p.Attempt = 0
 			p.NextRetry = time.Time{}
 			if reconnected {

@@ -256,3 +256,74 @@ func TestPasswordNeverShown(t *testing.T) {
 	}
 	assertNoSecrets(t, shown, otp)
 }
+
+// TestTypedSecretsAndReconnects: a password typed once is kept in memory and
+// replayed on reconnect (nobody is asked again); a keyboard-interactive
+// answer (a one-time code) is never replayed, and the profile's note says
+// that each reconnect needs someone to answer.
+func TestTypedSecretsAndReconnects(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cfg       sshserver.Config
+		answers   []string
+		wantAsked int // after the reconnect
+		wantNote  string
+	}{
+		{"password", sshserver.Config{Password: password}, []string{password, password}, 1, ""},
+		{"one-time code", sshserver.Config{OneTimeCode: func() string { return otp }}, []string{otp, otp}, 2, "each reconnect needs someone to answer again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			srv, err := sshserver.New(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go srv.Serve(ln)
+			defer srv.Close()
+			kh := filepath.Join(w.dir, "known_hosts")
+			os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(ln.Addr().String())}, srv.HostKey())+"\n"), 0o600)
+			cfg := w.config(ln.Addr().(*net.TCPAddr).Port, "me", "", kh)
+			pr := &scripted{answers: tc.answers}
+			m := tunnel.NewManager(cfg, tunnel.Options{Logger: w.logger, Prompter: pr, Getenv: func(string) string { return "" }})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- m.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			m.Start(ctx, "vps")
+			wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+			defer wcancel()
+			p, err := m.WaitReady(wctx, "vps")
+			if err != nil {
+				t.Fatalf("first login: %v", err)
+			}
+			if !strings.Contains(p.Note, tc.wantNote) {
+				t.Errorf("note %q, want it to contain %q", p.Note, tc.wantNote)
+			}
+			srv.DropAll()
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				snap, _ := m.Snapshot(ctx)
+				if q, _ := snap.Find("vps"); q.Reconnects >= 1 && q.State == api.Up {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no reconnect; asked %q", pr.asked)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			pr.mu.Lock()
+			asked := len(pr.asked)
+			pr.mu.Unlock()
+			if asked != tc.wantAsked {
+				t.Errorf("asked %d times (%q), want %d", asked, pr.asked, tc.wantAsked)
+			}
+			snap, _ := m.Snapshot(ctx)
+			js, _ := json.Marshal(snap)
+			assertNoSecrets(t, w.logBuf.String()+string(js), password, otp)
+		})
+	}
+}

@@ -23,8 +23,9 @@ import (
 // keyboard. Safe for concurrent use. The zero value is not usable; use
 // NewCache.
 type Cache struct {
-	mu      sync.Mutex
-	entries map[string]*cacheEntry // guarded by mu; by absolute key path
+	mu        sync.Mutex
+	entries   map[string]*cacheEntry // guarded by mu; by absolute key path
+	passwords map[string]string      // guarded by mu; by user@host:port, kept after a successful login
 }
 
 // cacheEntry holds one key file's decrypted signer. Its mu is held while the
@@ -35,7 +36,34 @@ type cacheEntry struct {
 }
 
 // NewCache returns an empty cache.
-func NewCache() *Cache { return &Cache{entries: make(map[string]*cacheEntry)} }
+func NewCache() *Cache {
+	return &Cache{entries: make(map[string]*cacheEntry), passwords: make(map[string]string)}
+}
+
+// password returns the password that logged in to key before.
+func (c *Cache) password(key string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pw, ok := c.passwords[key]
+	return pw, ok
+}
+
+// setPassword keeps pw for key ("" forgets it).
+func (c *Cache) setPassword(key, pw string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if pw == "" {
+		delete(c.passwords, key)
+		return
+	}
+	c.passwords[key] = pw
+}
 
 // entry returns the entry for abs, creating it. A nil Cache returns a fresh
 // entry each time (nothing is kept).
@@ -172,6 +200,13 @@ func (au *Auth) Close() {
 // that key wrapping api.ErrNoPrompter, whose message tells the user what to
 // do. Other errors, and nil, are returned unchanged.
 func (au *Auth) Failure(hop string, err error) error {
+	au.a.mu.Lock()
+	replayed := au.a.usedCachedPassword
+	au.a.mu.Unlock()
+	if replayed {
+		// The kept password no longer logs in: ask again next time.
+		au.a.cfg.Cache.setPassword(au.a.passwordKey(), "")
+	}
 	err = AsAuthError(hop, err)
 	ae, ok := err.(*AuthError)
 	if !ok {
@@ -193,6 +228,25 @@ func (au *Auth) Failure(hop string, err error) error {
 		au.a.log.Info("more encrypted keys were left out for want of a passphrase", "files", skipped)
 	}
 	return &AuthError{Hop: ae.Hop, Methods: ae.Methods, Err: errors.Join(ae.Err, ke)}
+}
+
+// Succeeded is called once the handshake logged in. A password typed for it
+// is kept in the Cache for reconnects. It returns a note, "" when none, for
+// what cannot be replayed: keyboard-interactive answers, which may be
+// one-time codes, so every reconnect needs a person again.
+func (au *Auth) Succeeded() string {
+	a := au.a
+	a.mu.Lock()
+	pw, ki := a.pendingPassword, a.answeredKI
+	a.pendingPassword = ""
+	a.mu.Unlock()
+	if pw != "" {
+		a.cfg.Cache.setPassword(a.passwordKey(), pw)
+	}
+	if ki {
+		return fmt.Sprintf("%s: logged in with answers typed at the keyboard (keyboard-interactive, e.g. a one-time code); they are not replayed, so each reconnect needs someone to answer again", a.cfg.Hop.Name)
+	}
+	return ""
 }
 
 // canAsk reports whether p can ask a person.
@@ -218,6 +272,13 @@ type authn struct {
 
 	mu      sync.Mutex
 	skipped []string // guarded by mu; encrypted keys left out (headless), as displayed
+	// Interactive logins, guarded by mu: a password typed in this handshake
+	// (kept in the Cache once it logged in), whether a cached one was sent,
+	// and whether keyboard-interactive questions were answered (which may be
+	// one-time codes: never replayed).
+	pendingPassword    string
+	usedCachedPassword bool
+	answeredKI         bool
 
 	// refused are identity files not loaded because their permissions let
 	// others read them (set while loading, before the methods run).
@@ -302,11 +363,23 @@ func (a *authn) keyboardInteractive(name, instruction string, questions []string
 	if len(answers) != len(questions) {
 		return nil, fmt.Errorf("keyboard-interactive: %d answers to %d questions", len(answers), len(questions))
 	}
+	a.mu.Lock()
+	a.answeredKI = true
+	a.mu.Unlock()
 	return answers, nil
 }
 
 // password asks for the password as one hidden question.
 func (a *authn) password() (string, error) {
+	key := a.passwordKey()
+	if pw, ok := a.cfg.Cache.password(key); ok {
+		// Typed once this run and it logged in: replay it (Failure forgets
+		// it if the server no longer takes it).
+		a.mu.Lock()
+		a.usedCachedPassword = true
+		a.mu.Unlock()
+		return pw, nil
+	}
 	host := a.cfg.Hop.HostName
 	if host == "" {
 		host = a.cfg.Hop.Name
@@ -322,5 +395,13 @@ func (a *authn) password() (string, error) {
 	if len(answers) != 1 {
 		return "", fmt.Errorf("password: %d answers to 1 question", len(answers))
 	}
+	a.mu.Lock()
+	a.pendingPassword = answers[0]
+	a.mu.Unlock()
 	return answers[0], nil
+}
+
+// passwordKey names the account a password is for.
+func (a *authn) passwordKey() string {
+	return a.cfg.Hop.User + "@" + a.cfg.Hop.Addr()
 }

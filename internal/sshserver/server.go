@@ -36,6 +36,11 @@ type Config struct {
 	// Password, when not empty, is also accepted (any user name). It is
 	// never logged.
 	Password string
+	// OneTimeCode, when set, enables keyboard-interactive login with one
+	// question ("One-time code: ") whose right answer is what it returns at
+	// that moment, as a TOTP second factor would (tests of what a reconnect
+	// cannot replay).
+	OneTimeCode func() string
 	// Logger receives connection and channel events. Nil discards them.
 	Logger *slog.Logger
 	// Dial reaches direct-tcpip targets. Nil uses a net.Dialer. A demo maps
@@ -84,7 +89,7 @@ type Server struct {
 
 // New checks cfg and returns a server ready to Serve.
 func New(cfg Config) (*Server, error) {
-	if len(cfg.AuthorizedKeys) == 0 && cfg.Password == "" {
+	if len(cfg.AuthorizedKeys) == 0 && cfg.Password == "" && cfg.OneTimeCode == nil {
 		return nil, errors.New("sshserver: no authorized keys and no password: nobody could log in")
 	}
 	if cfg.HostKey == nil {
@@ -136,6 +141,19 @@ func New(cfg Config) (*Server, error) {
 				return &ssh.Permissions{Extensions: map[string]string{"password": "yes"}}, nil
 			}
 			return nil, fmt.Errorf("sshserver: wrong password for %q", meta.User())
+		}
+	}
+	if cfg.OneTimeCode != nil {
+		code := cfg.OneTimeCode
+		sc.KeyboardInteractiveCallback = func(meta ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			answers, err := ask(meta.User(), "", []string{"One-time code: "}, []bool{false})
+			if err != nil {
+				return nil, err
+			}
+			if len(answers) == 1 && subtle.ConstantTimeCompare([]byte(answers[0]), []byte(code())) == 1 {
+				return &ssh.Permissions{Extensions: map[string]string{"keyboard-interactive": "yes"}}, nil
+			}
+			return nil, fmt.Errorf("sshserver: wrong one-time code for %q", meta.User())
 		}
 	}
 	if cfg.Banner != "" {
