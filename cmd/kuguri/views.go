@@ -34,6 +34,10 @@ type forwardJSON struct {
 	Target           string              `json:"target"`
 	AllowNonLoopback bool                `json:"allow_non_loopback,omitempty"`
 	Probe            bool                `json:"probe,omitempty"`
+	// SOCKS login of a dynamic forward: the user and where the password
+	// comes from ("env:VAR" or "file:PATH"), never the password itself.
+	SOCKSUser     string `json:"socks_user,omitempty"`
+	SOCKSPassword string `json:"socks_password_from,omitempty"`
 }
 
 type settingsJSON struct {
@@ -83,7 +87,16 @@ func hopView(h profile.Hop) hopJSON {
 }
 
 func forwardView(f profile.Forward) forwardJSON {
+	var from string
+	switch {
+	case f.SOCKSPasswordEnv != "":
+		from = "env:" + f.SOCKSPasswordEnv
+	case f.SOCKSPasswordFile != "":
+		from = "file:" + f.SOCKSPasswordFile
+	}
 	return forwardJSON{
+		SOCKSUser:        f.SOCKSUser,
+		SOCKSPassword:    from,
 		Name:             f.Name,
 		Type:             f.Type,
 		Listen:           f.Listen(),
