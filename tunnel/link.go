@@ -2,9 +2,11 @@ package tunnel
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -74,26 +76,46 @@ var errHoldExpired = errors.New("the link did not come back in time")
 // the current one breaks. A refusal by the server (*ssh.OpenChannelError) is
 // returned at once.
 func (b *linkBoard) openDirect(ctx context.Context, clock Clock, hold time.Duration, host string, port int, orig net.Addr) (ssh.Channel, <-chan *ssh.Request, error) {
-	var timer Timer
-	var expired <-chan time.Time
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	startTimer := func() {
-		if timer == nil {
-			timer = clock.NewTimer(hold)
-			expired = timer.C()
-		}
-	}
 	payload := directPayload(host, port, orig)
-	var lastErr error
+	// The usual case, once per new connection: the link is up and opens the
+	// channel. No timer, no closures.
+	l, _ := b.current()
+	if l == nil {
+		return b.openDirectWait(ctx, clock, hold, payload, nil, nil)
+	}
+	ch, reqs, err := l.client.OpenChannel("direct-tcpip", payload)
+	if err == nil {
+		return ch, reqs, nil
+	}
+	var oce *ssh.OpenChannelError
+	if errors.As(err, &oce) {
+		return nil, nil, err
+	}
+	return b.openDirectWait(ctx, clock, hold, payload, l, err)
+}
+
+// openDirectWait is openDirect once there is no link, or broken is the link
+// whose OpenChannel just failed with lastErr: it holds the client until a
+// link opens the channel or hold runs out.
+func (b *linkBoard) openDirectWait(ctx context.Context, clock Clock, hold time.Duration, payload []byte, broken *link, lastErr error) (ssh.Channel, <-chan *ssh.Request, error) {
+	timer := clock.NewTimer(hold)
+	defer timer.Stop()
+	expired := timer.C()
 	for {
+		if broken != nil {
+			// The link is breaking: wait for the supervisor to replace it.
+			select {
+			case <-broken.done:
+			case <-expired:
+				return nil, nil, fmt.Errorf("%w (last error: %v)", errHoldExpired, lastErr)
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+			broken = nil
+		}
 		l, ready := b.current()
 		if l == nil {
 			b.want()
-			startTimer()
 			select {
 			case <-ready:
 				continue
@@ -114,31 +136,30 @@ func (b *linkBoard) openDirect(ctx context.Context, clock Clock, hold time.Durat
 		if errors.As(err, &oce) {
 			return nil, nil, err
 		}
-		// The link is breaking: wait for the supervisor to replace it.
-		lastErr = err
-		startTimer()
-		select {
-		case <-l.done:
-		case <-expired:
-			return nil, nil, fmt.Errorf("%w (last error: %v)", errHoldExpired, lastErr)
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
+		broken, lastErr = l, err
 	}
 }
 
+// directPayload is the direct-tcpip open request (RFC 4254 7.2): the
+// target, then the originator's address (127.0.0.1 port 0 when it is not
+// TCP). Built by hand rather than with ssh.Marshal (reflection) since it
+// runs once per connection.
 func directPayload(host string, port int, orig net.Addr) []byte {
-	msg := struct {
-		RAddr string
-		RPort uint32
-		LAddr string
-		LPort uint32
-	}{RAddr: host, RPort: uint32(port), LAddr: "127.0.0.1"}
+	oaddr, oport := netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0
 	if ta, ok := orig.(*net.TCPAddr); ok {
-		msg.LAddr = ta.IP.String()
-		msg.LPort = uint32(ta.Port)
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			oaddr, oport = a.Unmap(), ta.Port
+		}
 	}
-	return ssh.Marshal(&msg)
+	b := make([]byte, 0, 4+len(host)+4+4+len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")+4)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(host)))
+	b = append(b, host...)
+	b = binary.BigEndian.AppendUint32(b, uint32(port))
+	at := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = oaddr.AppendTo(b)
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	return binary.BigEndian.AppendUint32(b, uint32(oport))
 }
 
 func splitHostPort(addr string) (string, int, error) {
