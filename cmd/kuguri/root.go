@@ -41,7 +41,7 @@ Run it with no arguments on a terminal for the TUI; try "kuguri demo" first.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "config file (default $KUGURI_CONFIG, else $XDG_CONFIG_HOME/kuguri/config.yaml)")
 	pf.StringVar(&a.sshConfig, "ssh-config", "", "ssh_config file (default: the config's ssh_config, else ~/.ssh/config)")
-	pf.StringVar(&a.socket, "socket", "", "control socket of a running `kuguri up` (default $KUGURI_SOCKET, else a private per-user path)")
+	pf.StringVar(&a.socket, "socket", "", "control socket of a running kuguri up (default $KUGURI_SOCKET, else a private per-user path)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 
