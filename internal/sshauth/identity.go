@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 
@@ -165,6 +166,9 @@ func (a *authn) signers() ([]ssh.Signer, error) {
 		k := string(s.PublicKey().Marshal())
 		if !seen[k] {
 			seen[k] = true
+			if isSecurityKey(s.PublicKey()) {
+				s = &touchSigner{Signer: s, a: a}
+			}
 			out = append(out, s)
 		}
 	}
@@ -355,4 +359,29 @@ func (l *lazySigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm st
 		return nil, fmt.Errorf("ssh: key %s cannot sign with %s", s.PublicKey().Type(), algorithm)
 	}
 	return s.Sign(rand, data)
+}
+
+// isSecurityKey says whether pub (or the key a certificate certifies) lives
+// on a FIDO security key (sk-ssh-ed25519@openssh.com, sk-ecdsa-...): every
+// signature needs a touch.
+func isSecurityKey(pub ssh.PublicKey) bool {
+	if c, ok := pub.(*ssh.Certificate); ok {
+		pub = c.Key
+	}
+	return strings.HasPrefix(pub.Type(), "sk-")
+}
+
+// touchSigner notes that a security key was asked to sign: the login then
+// needed a touch, which no reconnect can replay. x/crypto asks for a
+// signature only for a key the server accepted.
+type touchSigner struct {
+	ssh.Signer
+	a *authn
+}
+
+func (t *touchSigner) Sign(rand io.Reader, data []byte) (*ssh.Signature, error) {
+	t.a.mu.Lock()
+	t.a.touchedKey = true
+	t.a.mu.Unlock()
+	return t.Signer.Sign(rand, data)
 }

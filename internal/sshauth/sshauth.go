@@ -233,18 +233,22 @@ func (au *Auth) Failure(hop string, err error) error {
 // Succeeded is called once the handshake logged in. A password typed for it
 // is kept in the Cache for reconnects. It returns a note, "" when none, for
 // what cannot be replayed: keyboard-interactive answers, which may be
-// one-time codes, so every reconnect needs a person again.
+// one-time codes, and a security key's touch, so every reconnect needs a
+// person again.
 func (au *Auth) Succeeded() string {
 	a := au.a
 	a.mu.Lock()
-	pw, ki := a.pendingPassword, a.answeredKI
+	pw, ki, touch := a.pendingPassword, a.answeredKI, a.touchedKey
 	a.pendingPassword = ""
 	a.mu.Unlock()
 	if pw != "" {
 		a.cfg.Cache.setPassword(a.passwordKey(), pw)
 	}
-	if ki {
+	switch {
+	case ki:
 		return fmt.Sprintf("%s: logged in with answers typed at the keyboard (keyboard-interactive, e.g. a one-time code); they are not replayed, so each reconnect needs someone to answer again", a.cfg.Hop.Name)
+	case touch:
+		return fmt.Sprintf("%s: logged in with a security key; each reconnect needs a touch on the key", a.cfg.Hop.Name)
 	}
 	return ""
 }
@@ -279,6 +283,7 @@ type authn struct {
 	pendingPassword    string
 	usedCachedPassword bool
 	answeredKI         bool
+	touchedKey         bool // a security key signed: it needed a touch
 
 	// refused are identity files not loaded because their permissions let
 	// others read them (set while loading, before the methods run).
