@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/kuguri/kuguri/internal/sshdtest"
 )
 
@@ -268,5 +270,36 @@ func TestDemo(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(e.home, d)); !os.IsNotExist(err) {
 			t.Errorf("demo created ~/%s (err %v)", d, err)
 		}
+	}
+}
+
+// TestConnectAsksPassphraseOnTerminal: in a real terminal, `kuguri connect`
+// asks for an encrypted key's passphrase once, without echo, and connects;
+// the passphrase appears nowhere on the screen.
+func TestConnectAsksPassphraseOnTerminal(t *testing.T) {
+	sshdtest.Require(t)
+	e := newEnv(t)
+	const secret = "tty-SECRET-passphrase"
+	signer, key := sshdtest.NewKey(t, e.dir, "id_locked", secret)
+	e.key = key
+	srv := sshdtest.Start(t, sshdtest.Options{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}})
+	kh := filepath.Join(e.dir, "known_hosts")
+	sshdtest.WriteKnownHosts(t, kh, srv.KnownHostsLine())
+	echo := sshdtest.EchoServer(t)
+	e.writeConfig(e.profileYAML("vps", srv, kh, fmt.Sprintf("{name: echo, local: 0, remote: %q}", echo)))
+
+	s := startTmux(t, 100, 30, e.tmuxEnv(), fmt.Sprintf("%s --config %s --socket %s connect vps -- sh -c 'echo CONNECTED-$KUGURI_ECHO_PORT'",
+		kuguriBin(t), e.config, e.socket))
+	s.waitScreen("the passphrase prompt", 20*time.Second, func(scr string) bool {
+		return strings.Contains(scr, "Enter passphrase for key") && strings.Contains(scr, "id_locked")
+	})
+	s.keys("-l", secret)
+	s.keys("Enter")
+	scr := s.waitScreen("connected", 20*time.Second, func(scr string) bool { return strings.Contains(scr, "CONNECTED-") })
+	if strings.Contains(scr, secret) {
+		t.Fatalf("the passphrase is on the screen:\n%s", scr)
+	}
+	if strings.Count(scr, "Enter passphrase") != 1 {
+		t.Errorf("asked more than once:\n%s", scr)
 	}
 }
