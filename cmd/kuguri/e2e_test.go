@@ -561,6 +561,19 @@ func TestUpStatusDown(t *testing.T) {
 		t.Errorf("forward status: %+v", f)
 	}
 
+	// status --watch streams: the full state first, then changes.
+	wctx, wcancel := context.WithTimeout(context.Background(), 3*time.Second)
+	watch := e.cmd(wctx, "status", "--watch", "--json")
+	var wout safeBuffer
+	watch.Stdout = &wout
+	watch.Run() // ends when the timeout kills it
+	wcancel()
+	dec := json.NewDecoder(strings.NewReader(wout.String()))
+	var first statusJSON
+	if err := dec.Decode(&first); err != nil || len(first.Profiles) != 1 || first.Profiles[0].State != "up" {
+		t.Errorf("status --watch --json first document: %+v, %v\n%s", first, err, wout.String())
+	}
+
 	// A second up on the same socket hands over (the profile is known) and exits 0.
 	if r := e.run("up", "vps"); r.code != 0 || !strings.Contains(r.stderr, "handed") {
 		t.Errorf("second up: %v; want a hand-over and exit 0", r)
