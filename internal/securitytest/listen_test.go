@@ -1,7 +1,6 @@
 package securitytest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -65,15 +63,7 @@ func TestListenersBindLoopback(t *testing.T) {
 	}
 
 	listenOf := func(cfg *profile.Config) string {
-		m := tunnel.NewManager(cfg, tunnel.Options{Getenv: func(string) string { return "" }})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- m.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		m.Start(ctx, "vps")
-		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-		defer wcancel()
-		p, err := m.WaitReady(wctx, "vps")
+		p, err := runManager(t, cfg, tunnel.Options{}).ready()
 		if err != nil {
 			t.Fatalf("WaitReady: %v", err)
 		}

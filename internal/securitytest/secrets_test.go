@@ -140,19 +140,9 @@ profiles:
 // everything the engine showed: logs, the snapshot as JSON, the error.
 func (w *world) run(cfg *profile.Config, pr api.Prompter) (shown string, readyErr error) {
 	w.t.Helper()
-	m := tunnel.NewManager(cfg, tunnel.Options{Logger: w.logger, Prompter: pr, Version: "test",
-		Getenv: func(string) string { return "" }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	if err := m.Start(ctx, "vps"); err != nil {
-		w.t.Fatal(err)
-	}
-	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
-	_, readyErr = m.WaitReady(wctx, "vps")
-	wcancel()
-	snap, err := m.Snapshot(ctx)
+	m := runManager(w.t, cfg, tunnel.Options{Logger: w.logger, Prompter: pr, Version: "test"})
+	_, readyErr = m.ready()
+	snap, err := m.Snapshot(m.ctx)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -288,15 +278,9 @@ func TestTypedSecretsAndReconnects(t *testing.T) {
 			os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(ln.Addr().String())}, srv.HostKey())+"\n"), 0o600)
 			cfg := w.config(ln.Addr().(*net.TCPAddr).Port, "me", "", kh)
 			pr := &scripted{answers: tc.answers}
-			m := tunnel.NewManager(cfg, tunnel.Options{Logger: w.logger, Prompter: pr, Getenv: func(string) string { return "" }})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- m.Run(ctx) }()
-			defer func() { cancel(); <-done }()
-			m.Start(ctx, "vps")
-			wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
-			defer wcancel()
-			p, err := m.WaitReady(wctx, "vps")
+			m := runManager(t, cfg, tunnel.Options{Logger: w.logger, Prompter: pr})
+			ctx := m.ctx
+			p, err := m.ready()
 			if err != nil {
 				t.Fatalf("first login: %v", err)
 			}
