@@ -38,7 +38,10 @@ Without CMD, stay up until interrupted. Fails fast if the first connection
 fails; reconnects if the link drops later.
 
   kuguri connect win -- xfreerdp /v:{rdp}
-  kuguri connect vps -- psql -h 127.0.0.1 -p '$KUGURI_DB_PORT'`,
+  kuguri connect vps -- sh -c 'psql -h 127.0.0.1 -p "$KUGURI_DB_PORT"'
+
+CMD is run directly, not through a shell: use {name} in its arguments, or
+sh -c '...' to expand the variables.`,
 		Args:              connectArgs,
 		ValidArgsFunction: completeProfiles(a, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
