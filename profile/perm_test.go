@@ -40,4 +40,8 @@ func TestConfigPermissions(t *testing.T) {
 	if err := load(); err != nil {
 		t.Errorf("0644 config: %v", err)
 	}
+	// ssh -F /dev/null: a device, not a file anyone can plant settings in.
+	if _, err := Load(LoadOptions{File: cfg, SSHConfig: "/dev/null", Home: dir, Getenv: func(string) string { return "" }}); err != nil {
+		t.Errorf("--ssh-config /dev/null: %v", err)
+	}
 }

@@ -12,7 +12,14 @@ import (
 // checkPerms refuses a config file that others could have written, as
 // OpenSSH's StrictModes refuses such a ~/.ssh/config: whoever can write it
 // can point a profile at their own server or run a ProxyCommand as you.
+//
+// Only regular files are checked: `--ssh-config /dev/null` (as with
+// `ssh -F /dev/null`) is a world-writable device that nobody can plant
+// settings in.
 func checkPerms(st fs.FileInfo) error {
+	if !st.Mode().IsRegular() {
+		return nil
+	}
 	if m := st.Mode().Perm(); m&0o022 != 0 {
 		return fmt.Errorf("permissions %#o are too open: writable by group or others (chmod go-w)", m)
 	}
