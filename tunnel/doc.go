@@ -25,6 +25,21 @@
 // A dead target sets the forward's LastError and state api.Error and its
 // api.Probe; nothing else changes (no reconnect, the profile stays Up).
 //
+// Dynamic forwards speak SOCKS5 (RFC 1928, CONNECT; names are resolved on
+// the server's side) and, with socks_user, RFC 1929 username/password login:
+// the password comes from an environment variable or a 0600 file when the
+// forward starts, is kept only as a hash, and failed logins are rate-limited
+// per client address (socksauth.go).
+//
+// What a reconnect cannot replay is said in api.Profile.Note while the
+// profile is up: keyboard-interactive answers (one-time codes) and a
+// security key's touch. A password typed once is kept in memory and
+// replayed (internal/sshauth's Cache), as decrypted keys are.
+//
+// The first hop's host name goes through Options.Resolver: on systems
+// without /etc/resolv.conf (Termux) internal/netenv builds one from
+// $PREFIX/etc/resolv.conf or the config's resolver:.
+//
 // Hooks: Settings.OnUp runs when a profile enters Up, Settings.OnDown when
 // it leaves Up, through internal/hooks, which never blocks the supervisor;
 // the Manager's hook runner is closed when Run returns.
@@ -35,5 +50,5 @@
 //
 // It must not import cobra, viper, bubbletea, lipgloss or any package of the
 // TUI or the CLI; it depends on profile, tunnel/api and kuguri's internal
-// helpers (hostkeys, sshauth, netwatch, hooks) only.
+// helpers (hostkeys, sshauth, netwatch, netenv, hooks) only.
 package tunnel
