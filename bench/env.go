@@ -94,12 +94,8 @@ func newEnv(tb testing.TB, opts Options) (*env, error) {
 		}
 	}
 	e.echo = sshdtest.EchoServer(tb)
-	if e.sink, err = serve(tb, sinkConn); err != nil {
-		return nil, err
-	}
-	if e.source, err = serve(tb, sourceConn); err != nil {
-		return nil, err
-	}
+	e.sink = sshdtest.Serve(tb, sinkConn)
+	e.source = sshdtest.Serve(tb, sourceConn)
 	return e, nil
 }
 
@@ -118,50 +114,6 @@ func buildKuguri(dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/kuguri: %w: %s", err, b)
 	}
 	return bin, nil
-}
-
-// serve runs handle for every connection to a fresh loopback listener until
-// cleanup.
-func serve(tb testing.TB, handle func(net.Conn)) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]struct{}{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = struct{}{}
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				handle(c)
-				c.Close()
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-			}()
-		}
-	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String(), nil
 }
 
 const ioBufSize = 256 << 10

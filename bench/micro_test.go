@@ -57,14 +57,8 @@ func newMicroFixture(tb testing.TB, server string) *microFixture {
 	}
 	kh := filepath.Join(dir, "known_hosts")
 	sshdtest.WriteKnownHosts(tb, kh, khLine)
-	sink, err := serve(tb, sinkConn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	source, err := serve(tb, sourceConn)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	sink := sshdtest.Serve(tb, sinkConn)
+	source := sshdtest.Serve(tb, sourceConn)
 	echo := sshdtest.EchoServer(tb)
 
 	host, ps, _ := net.SplitHostPort(addr)

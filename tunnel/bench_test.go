@@ -9,12 +9,12 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/kuguri/kuguri/internal/sshdtest"
 	"github.com/kuguri/kuguri/internal/sshserver"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
@@ -65,31 +65,7 @@ type benchServices struct{ sink, source, echo string }
 
 func startBenchServices(tb testing.TB) benchServices {
 	tb.Helper()
-	serve := func(handle func(net.Conn)) string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		tb.Cleanup(func() { ln.Close(); wg.Wait() })
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer c.Close()
-					handle(c)
-				}()
-			}
-		}()
-		return ln.Addr().String()
-	}
+	serve := func(handle func(net.Conn)) string { return sshdtest.Serve(tb, handle) }
 	return benchServices{
 		sink: serve(func(c net.Conn) {
 			n, _ := io.Copy(io.Discard, c)

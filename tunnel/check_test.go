@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kuguri/kuguri/internal/sshdtest"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -15,7 +16,7 @@ import (
 func TestCheck(t *testing.T) {
 	e := newEnv(t)
 	srv := e.server()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := ln.Addr().String()
 	ln.Close()

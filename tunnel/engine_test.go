@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kuguri/kuguri/internal/sshdtest"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -34,7 +35,7 @@ func startReady(t *testing.T, m *Manager, name string) api.Profile {
 func TestLocalForwardEcho(t *testing.T) {
 	e := newEnv(t)
 	srv := e.server()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	e.add(&profile.Resolved{Name: "vps", Hops: []profile.Hop{hopFor("vps", srv.addr)}, Forwards: []profile.Forward{localFwd("echo", echo)}})
 	m := e.run()
 	p := startReady(t, m, "vps")
@@ -58,7 +59,7 @@ func TestTwoHopChain(t *testing.T) {
 	e := newEnv(t)
 	bastion := e.server()
 	target := e.server()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	e.add(&profile.Resolved{Name: "chain", Hops: []profile.Hop{hopFor("bastion", bastion.addr), hopFor("vps", target.addr)}, Forwards: []profile.Forward{localFwd("echo", echo)}})
 	m := e.run()
 	p := startReady(t, m, "chain")
@@ -102,7 +103,7 @@ func TestHopErrorNamesHop(t *testing.T) {
 func TestRefusedChannelRecordedWithoutReconnect(t *testing.T) {
 	e := newEnv(t)
 	srv := e.server()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	e.add(&profile.Resolved{Name: "vps", Hops: []profile.Hop{hopFor("vps", srv.addr)}, Forwards: []profile.Forward{localFwd("echo", echo)}})
 	m := e.run()
 	p := startReady(t, m, "vps")
@@ -159,7 +160,7 @@ func TestKeepaliveDetectsBlackHole(t *testing.T) {
 func TestReconnectHoldsClient(t *testing.T) {
 	e := newEnv(t)
 	srv := e.server()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	e.add(&profile.Resolved{Name: "vps", Hops: []profile.Hop{hopFor("vps", srv.addr)}, Forwards: []profile.Forward{localFwd("echo", echo)}})
 	m := e.run()
 	p := startReady(t, m, "vps")
@@ -189,7 +190,7 @@ func TestReconnectHoldsClient(t *testing.T) {
 func TestHeldClientClosedWhenWaitRunsOut(t *testing.T) {
 	e := newEnv(t)
 	srv := e.server()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	set := testSettings()
 	set.ConnectTimeout = 300 * time.Millisecond
 	e.add(&profile.Resolved{Name: "vps", Settings: set, Hops: []profile.Hop{hopFor("vps", srv.addr)}, Forwards: []profile.Forward{localFwd("echo", echo)}})

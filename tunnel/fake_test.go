@@ -299,34 +299,6 @@ func (f *fakeSetup) auth(_ context.Context, hop int, h profile.Hop, _ api.Prompt
 	return hopAuth{methods: []ssh.AuthMethod{ssh.PublicKeys(f.signer)}}, nil
 }
 
-// echoServer accepts connections on loopback and echoes them.
-func echoServer(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				io.Copy(c, c)
-				c.Close()
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 func testSettings() profile.Settings {
 	return profile.Settings{
 		KeepaliveInterval: 200 * time.Millisecond,

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/kuguri/kuguri/internal/sshdtest"
 	"github.com/kuguri/kuguri/internal/sshserver"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
@@ -52,7 +53,7 @@ func dialsOf(s *supervisor) int {
 func TestOnDemandDialsAtFirstClientAndIdlesOut(t *testing.T) {
 	e := newEnv(t)
 	srv, addr := e.sshServer()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	set := testSettings()
 	set.IdleTimeout = 300 * time.Millisecond
 	e.add(&profile.Resolved{Name: "lazy", OnDemand: true, Settings: set,

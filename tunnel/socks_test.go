@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kuguri/kuguri/internal/sshdtest"
 	"github.com/kuguri/kuguri/profile"
 )
 
@@ -38,7 +39,7 @@ func socksConnect(t *testing.T, proxy, host string, port int) (byte, net.Conn) {
 func TestDynamicForward(t *testing.T) {
 	e := newEnv(t)
 	srv := e.server()
-	echo := echoServer(t)
+	echo := sshdtest.EchoServer(t)
 	_, port, _ := splitHostPort(echo)
 	e.add(&profile.Resolved{Name: "vps", Hops: []profile.Hop{hopFor("vps", srv.addr)},
 		Forwards: []profile.Forward{{Name: "socks", Type: profile.Dynamic, Local: "127.0.0.1:0"}}})

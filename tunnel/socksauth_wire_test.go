@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kuguri/kuguri/internal/sshdtest"
 	"github.com/kuguri/kuguri/profile"
 	"github.com/kuguri/kuguri/tunnel/api"
 )
@@ -73,7 +74,7 @@ func newSOCKSAuthRig(t *testing.T, f profile.Forward, env map[string]string) *so
 	e.add(&profile.Resolved{Name: "vps", Hops: []profile.Hop{hopFor("vps", addr)}, Forwards: []profile.Forward{f}})
 	m := e.run()
 	p := startReady(t, m, "vps")
-	return &socksAuthRig{m: m, proxy: p.Forwards[0].Listen, echo: echoServer(t), logs: logs}
+	return &socksAuthRig{m: m, proxy: p.Forwards[0].Listen, echo: sshdtest.EchoServer(t), logs: logs}
 }
 
 func (r *socksAuthRig) lastError(t *testing.T) string {

@@ -15,9 +15,23 @@ import (
 // listener and all connections are closed at cleanup.
 func EchoServer(tb testing.TB) string {
 	tb.Helper()
+	return Serve(tb, func(c net.Conn) {
+		_, _ = io.Copy(c, c)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+	})
+}
+
+// Serve runs handle for every connection to a fresh loopback listener and
+// returns "127.0.0.1:PORT". Each connection is closed when handle returns;
+// at cleanup the listener and every open connection are closed and the
+// handlers waited for.
+func Serve(tb testing.TB, handle func(net.Conn)) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("sshdtest: echo listen: %v", err)
+		tb.Fatalf("sshdtest: listen: %v", err)
 	}
 	var (
 		wg    sync.WaitGroup
@@ -38,10 +52,7 @@ func EchoServer(tb testing.TB) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _ = io.Copy(c, c)
-				if tc, ok := c.(*net.TCPConn); ok {
-					_ = tc.CloseWrite()
-				}
+				handle(c)
 				mu.Lock()
 				delete(conns, c)
 				mu.Unlock()
