@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,29 +32,11 @@ const (
 	socksTestEnv  = "KUGURI_TEST_SOCKS_PASSWORD"
 )
 
-// lockedBuffer is an io.Writer safe for concurrent slog handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type socksAuthRig struct {
 	m     *Manager
 	proxy string // the forward's listen address
 	echo  string // an echo service reachable from the SSH server
-	logs  *lockedBuffer
+	logs  *sshdtest.Buffer
 }
 
 func authForward() profile.Forward {
@@ -68,7 +49,7 @@ func newSOCKSAuthRig(t *testing.T, f profile.Forward, env map[string]string) *so
 	t.Helper()
 	e := newEnv(t)
 	_, addr := e.sshServer()
-	logs := &lockedBuffer{}
+	logs := &sshdtest.Buffer{}
 	e.opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.opts.Getenv = func(k string) string { return env[k] }
 	e.add(&profile.Resolved{Name: "vps", Hops: []profile.Hop{hopFor("vps", addr)}, Forwards: []profile.Forward{f}})

@@ -511,7 +511,7 @@ func TestUpStatusDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	up := e.cmd(ctx, "up", "vps")
-	var upErr safeBuffer
+	var upErr sshdtest.Buffer
 	up.Stderr = &upErr
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
@@ -564,7 +564,7 @@ func TestUpStatusDown(t *testing.T) {
 	// status --watch streams: the full state first, then changes.
 	wctx, wcancel := context.WithTimeout(context.Background(), 3*time.Second)
 	watch := e.cmd(wctx, "status", "--watch", "--json")
-	var wout safeBuffer
+	var wout sshdtest.Buffer
 	watch.Stdout = &wout
 	watch.Run() // ends when the timeout kills it
 	wcancel()
@@ -621,7 +621,7 @@ func TestUpSIGINTAndReload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	up := e.cmd(ctx, "up", "vps")
-	var upErr safeBuffer
+	var upErr sshdtest.Buffer
 	up.Stderr = &upErr
 	if err := up.Start(); err != nil {
 		t.Fatal(err)

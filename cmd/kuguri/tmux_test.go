@@ -205,7 +205,7 @@ func TestDemo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var errb safeBuffer
+		var errb sshdtest.Buffer
 		c.Stderr = &errb
 		if err := c.Start(); err != nil {
 			t.Fatal(err)

@@ -246,30 +246,13 @@ func (r *rig) mustDial(addr string) net.Conn {
 
 // ---- a running kuguri up ----
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type kuguri struct {
 	t      *testing.T
 	bin    string
 	config string
 	socket string
 	cmd    *exec.Cmd
-	log    logBuffer
+	log    sshdtest.Buffer
 	done   chan struct{}
 	err    error // Wait's result, valid after done
 }

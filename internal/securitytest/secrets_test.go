@@ -1,7 +1,6 @@
 package securitytest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,29 +75,12 @@ func (s *scripted) KeyboardInteractive(_ context.Context, q api.KeyboardInteract
 type world struct {
 	t      *testing.T
 	dir    string
-	logBuf *syncBuffer
+	logBuf *sshdtest.Buffer
 	logger *slog.Logger
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newWorld(t *testing.T) *world {
-	buf := &syncBuffer{}
+	buf := &sshdtest.Buffer{}
 	return &world{t: t, dir: t.TempDir(), logBuf: buf,
 		logger: slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 }

@@ -29,7 +29,7 @@ func StartAgent(tb testing.TB) string {
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 	sock := filepath.Join(dir, "agent.sock")
 
-	var log logBuffer
+	var log Buffer
 	cmd := exec.Command(agentPath, "-D", "-a", sock)
 	cmd.Stdout = &log
 	cmd.Stderr = &log

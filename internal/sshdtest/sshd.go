@@ -78,7 +78,7 @@ type Server struct {
 	listenIP    string // Options.ListenAddress or 127.0.0.1
 	configPath  string
 	hostKeyPath string
-	log         logBuffer
+	log         Buffer
 
 	mu   sync.Mutex
 	proc *process // guarded by mu; the current sshd, nil before first start
@@ -514,32 +514,33 @@ func Chain(tb testing.TB, keys ...ssh.PublicKey) (bastion, target *Server) {
 	return bastion, target
 }
 
-// logBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type logBuffer struct {
+// Buffer is a bytes.Buffer safe for concurrent writes and reads: for
+// capturing a process's output or a logger while a test reads it.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-func (b *logBuffer) Len() int {
+func (b *Buffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Len()
 }
 
 // From returns what was written after the first n bytes.
-func (b *logBuffer) From(n int) string {
+func (b *Buffer) From(n int) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if n > b.buf.Len() {
