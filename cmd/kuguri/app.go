@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -75,20 +76,11 @@ func (a *app) resolve(name string) (*profile.Config, *profile.Resolved, error) {
 		return nil, nil, err
 	}
 	for _, w := range r.Warnings {
-		if !containsString(cfg.Warnings, w) {
+		if !slices.Contains(cfg.Warnings, w) {
 			fmt.Fprintf(a.stderr, "kuguri: warning: %s\n", w)
 		}
 	}
 	return cfg, r, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // socketPath is the control socket: --socket, $KUGURI_SOCKET, or the default.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"github.com/spf13/cobra"
 )
 
@@ -43,7 +45,7 @@ func completeProfiles(a *app, multi bool) cobra.CompletionFunc {
 		}
 		var out []cobra.Completion
 		for _, n := range cfg.Names() {
-			if !containsString(args, n) {
+			if !slices.Contains(args, n) {
 				out = append(out, n)
 			}
 		}
