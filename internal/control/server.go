@@ -371,8 +371,11 @@ func (ss *session) writeLoop() {
 			return
 		}
 		ss.mu.Lock()
-		slots := ss.slots
-		if len(slots) > 0 {
+		// Take the slots only when there are some: an empty map stays
+		// with the watchers, who may write to it as soon as mu is free.
+		var slots map[uint64]*api.Snapshot
+		if len(ss.slots) > 0 {
+			slots = ss.slots
 			ss.slots = make(map[uint64]*api.Snapshot, len(slots))
 		}
 		replies := ss.replies
