@@ -51,21 +51,43 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 		}
 	}
 	rate := func(d time.Duration) float64 { return float64(o.Size) * 8 / d.Seconds() / 1e6 }
+	// CPU the client process spent per MiB moved: steadier than the rate
+	// on a shared machine, where the rate also depends on what else runs.
+	upCPU := map[string][]float64{}
+	downCPU := map[string][]float64{}
+	cpuPerMiB := func(pid int, transfer func() (time.Duration, error)) (time.Duration, float64, error) {
+		c0, err := procCPU(pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		d, err := transfer()
+		if err != nil {
+			return 0, 0, err
+		}
+		c1, err := procCPU(pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		return d, float64(c1-c0) / float64(time.Millisecond) / float64(o.Size>>20), nil
+	}
 	for r := 0; r < o.Rounds; r++ {
 		for _, n := range rotate(r) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			d, err := sendBytes(cs[n].addrs[0], o.Size, buf)
+			pid := cs[n].p.pid()
+			d, cpu, err := cpuPerMiB(pid, func() (time.Duration, error) { return sendBytes(cs[n].addrs[0], o.Size, buf) })
 			if err != nil {
 				return nil, fmt.Errorf("%s: up, round %d: %w", n, r+1, err)
 			}
 			up[n] = append(up[n], rate(d))
-			d, err = recvBytes(cs[n].addrs[1], o.Size, buf)
+			upCPU[n] = append(upCPU[n], cpu)
+			d, cpu, err = cpuPerMiB(pid, func() (time.Duration, error) { return recvBytes(cs[n].addrs[1], o.Size, buf) })
 			if err != nil {
 				return nil, fmt.Errorf("%s: down, round %d: %w", n, r+1, err)
 			}
 			down[n] = append(down[n], rate(d))
+			downCPU[n] = append(downCPU[n], cpu)
 		}
 	}
 	tgt := &target{ratio: true, v: 1.0, text: "≥ 1.0× ssh aes128-gcm"}
@@ -84,6 +106,18 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 		r.finishAgainst(clientSSHGCM, tgt)
 		rows = append(rows, r)
 	}
+	cpuNote := fmt.Sprintf("utime+stime of the client process around each transfer (/proc/PID/stat, 10 ms ticks) ÷ %d MiB; median of %d rounds; no target, it explains the rates", o.Size>>20, o.Rounds)
+	for _, x := range []struct {
+		key, title string
+		s          map[string][]float64
+	}{{"cpu_per_mib_up", "client CPU per MiB, client→server", upCPU}, {"cpu_per_mib_down", "client CPU per MiB, server→client", downCPU}} {
+		r := Row{Key: x.key, Title: x.title, Unit: "ms/MiB", Better: "lower", Values: map[string]float64{}, Samples: x.s, Note: cpuNote}
+		for n, s := range x.s {
+			r.Values[n] = median(s)
+		}
+		r.finishAgainst(clientSSHGCM, nil)
+		rows = append(rows, r)
+	}
 	return rows, nil
 }
 
@@ -97,6 +131,9 @@ func (r *Row) finishAgainst(base string, t *target) {
 	}
 	q := k / b
 	r.Ratio, r.RatioTo = &q, base
+	if t == nil {
+		return
+	}
 	r.Target = t.text
 	met := q >= t.v
 	if t.le {
