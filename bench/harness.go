@@ -19,6 +19,7 @@ type Options struct {
 	Command string   // the command line, for the report
 
 	Size         int64         // bytes per throughput transfer
+	Direction    string        // throughput: "up", "down", or "" for both
 	Rounds       int           // throughput rounds (median)
 	LatencyConns int           // connections per client for latency
 	Concurrent   int           // simultaneous connections

@@ -25,6 +25,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		only     = fs.String("only", "", "comma-separated measures to run: "+strings.Join(measureNames, ","))
 		size     = fs.Int64("size", 0, "bytes per throughput transfer (default: 512 MiB, -quick 128 MiB)")
 		rounds   = fs.Int("rounds", 0, "throughput rounds (default 5, -quick 3)")
+		dir      = fs.String("direction", "", "throughput in one direction only: up (client→server) or down (server→client), e.g. while profiling one of them")
 		kuguri   = fs.String("kuguri", "", "prebuilt kuguri binary (default: go build ./cmd/kuguri into a temp dir)")
 		sshBin   = fs.String("ssh", "/usr/bin/ssh", "OpenSSH client")
 		quiet    = fs.Bool("q", false, "no progress lines on stderr")
@@ -36,6 +37,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	if *dir != "" && *dir != "up" && *dir != "down" {
+		fmt.Fprintf(stderr, "bench: -direction %q: want up or down\n", *dir)
+		return 2
+	}
 	mode := "full"
 	switch {
 	case *smoke:
@@ -44,13 +49,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		mode = "quick"
 	}
 	opts := Options{
-		Mode:    mode,
-		Command: "go run ./bench " + strings.Join(args, " "),
-		Size:    *size,
-		Rounds:  *rounds,
-		Kuguri:  *kuguri,
-		SSH:     *sshBin,
-		Log:     stderr,
+		Mode:      mode,
+		Command:   "go run ./bench " + strings.Join(args, " "),
+		Size:      *size,
+		Rounds:    *rounds,
+		Direction: *dir,
+		Kuguri:    *kuguri,
+		SSH:       *sshBin,
+		Log:       stderr,
 	}
 	if *quiet {
 		opts.Log = io.Discard

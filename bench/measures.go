@@ -76,18 +76,22 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 				return nil, ctx.Err()
 			}
 			pid := cs[n].p.pid()
-			d, cpu, err := cpuPerMiB(pid, func() (time.Duration, error) { return sendBytes(cs[n].addrs[0], o.Size, buf) })
-			if err != nil {
-				return nil, fmt.Errorf("%s: up, round %d: %w", n, r+1, err)
+			if o.Direction != "down" {
+				d, cpu, err := cpuPerMiB(pid, func() (time.Duration, error) { return sendBytes(cs[n].addrs[0], o.Size, buf) })
+				if err != nil {
+					return nil, fmt.Errorf("%s: up, round %d: %w", n, r+1, err)
+				}
+				up[n] = append(up[n], rate(d))
+				upCPU[n] = append(upCPU[n], cpu)
 			}
-			up[n] = append(up[n], rate(d))
-			upCPU[n] = append(upCPU[n], cpu)
-			d, cpu, err = cpuPerMiB(pid, func() (time.Duration, error) { return recvBytes(cs[n].addrs[1], o.Size, buf) })
-			if err != nil {
-				return nil, fmt.Errorf("%s: down, round %d: %w", n, r+1, err)
+			if o.Direction != "up" {
+				d, cpu, err := cpuPerMiB(pid, func() (time.Duration, error) { return recvBytes(cs[n].addrs[1], o.Size, buf) })
+				if err != nil {
+					return nil, fmt.Errorf("%s: down, round %d: %w", n, r+1, err)
+				}
+				down[n] = append(down[n], rate(d))
+				downCPU[n] = append(downCPU[n], cpu)
 			}
-			down[n] = append(down[n], rate(d))
-			downCPU[n] = append(downCPU[n], cpu)
 		}
 	}
 	tgt := &target{ratio: true, v: 1.0, text: "≥ 1.0× ssh aes128-gcm"}
@@ -97,6 +101,9 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 		key, title string
 		s          map[string][]float64
 	}{{"throughput_up", "throughput client→server", up}, {"throughput_down", "throughput server→client", down}} {
+		if len(x.s) == 0 {
+			continue // -direction left this one out
+		}
 		r := Row{Key: x.key, Title: x.title, Unit: "Mbit/s", Better: "higher", Values: map[string]float64{}, Samples: x.s, Note: note}
 		for n, s := range x.s {
 			r.Values[n] = median(s)
@@ -111,6 +118,9 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 		key, title string
 		s          map[string][]float64
 	}{{"cpu_per_mib_up", "client CPU per MiB, client→server", upCPU}, {"cpu_per_mib_down", "client CPU per MiB, server→client", downCPU}} {
+		if len(x.s) == 0 {
+			continue
+		}
 		r := Row{Key: x.key, Title: x.title, Unit: "ms/MiB", Better: "lower", Values: map[string]float64{}, Samples: x.s, Note: cpuNote}
 		for n, s := range x.s {
 			r.Values[n] = median(s)

@@ -126,6 +126,13 @@ func TestRunRejectsUnknownMeasure(t *testing.T) {
 	if code := run([]string{"extra"}, &out, &errb); code != 2 {
 		t.Errorf("stray argument: exit %d, want 2", code)
 	}
+	errb.Reset()
+	if code := run([]string{"-direction", "sideways"}, &out, &errb); code != 2 {
+		t.Errorf("-direction sideways: exit %d, want 2", code)
+	}
+	if !strings.Contains(errb.String(), `-direction "sideways": want up or down`) {
+		t.Errorf("-direction sideways: stderr %s", errb.String())
+	}
 }
 
 func TestStats(t *testing.T) {
