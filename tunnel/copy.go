@@ -75,6 +75,9 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 	if rc := rawReadable(src); rc != nil {
 		return copyRaw(dst, rc, n)
 	}
+	if c, ok := dst.(net.Conn); ok {
+		dst = rawSocketConn(c)
+	}
 	return copyAdaptive(dst, src, n)
 }
 

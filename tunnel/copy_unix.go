@@ -26,10 +26,10 @@ func rawReadable(r io.Reader) syscall.RawConn {
 }
 
 // readBorrowed waits, holding no buffer, until the socket is readable, then
-// reads into a buffer taken from copyBufs. A read that would block puts the
-// buffer back before the runtime's poller waits again. On return bp is the
-// buffer (nil when none is held) with n bytes read; io.EOF at the end of the
-// stream.
+// reads into a buffer taken from copyBufs (a raw read on Linux: see
+// rawio_linux.go). A read that would block puts the buffer back before the
+// runtime's poller waits again. On return bp is the buffer (nil when none
+// is held) with n bytes read; io.EOF at the end of the stream.
 func readBorrowed(rc syscall.RawConn) (bp *[]byte, n int, err error) {
 	var serr error
 	err = rc.Read(func(fd uintptr) bool {
@@ -37,7 +37,7 @@ func readBorrowed(rc syscall.RawConn) (bp *[]byte, n int, err error) {
 			bp = copyBufs.Get().(*[]byte)
 		}
 		for {
-			n, serr = syscall.Read(int(fd), *bp)
+			n, serr = sockRead(fd, *bp)
 			if serr != syscall.EINTR {
 				break
 			}

@@ -305,13 +305,16 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 // read from a channel of the previous one, which is in memory already.
 const hopReadBufSize = 64 << 10
 
-// readBufConn is a net.Conn whose reads go through a larger buffer.
+// readBufConn is a net.Conn whose reads go through a larger buffer. Its
+// socket is read and written with raw system calls where that exists
+// (rawio_linux.go).
 type readBufConn struct {
 	net.Conn
 	r *bufio.Reader
 }
 
 func newReadBufConn(c net.Conn) *readBufConn {
+	c = rawSocketConn(c)
 	return &readBufConn{Conn: c, r: bufio.NewReaderSize(c, hopReadBufSize)}
 }
 
