@@ -55,20 +55,26 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	// on a shared machine, where the rate also depends on what else runs.
 	upCPU := map[string][]float64{}
 	downCPU := map[string][]float64{}
-	cpuPerMiB := func(pid int, transfer func() (time.Duration, error)) (time.Duration, float64, error) {
+	// And sshd's (all its processes: one client transfers at a time), to
+	// see whether a client makes the server work harder.
+	upSrv := map[string][]float64{}
+	downSrv := map[string][]float64{}
+	perMiB := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(o.Size>>20) }
+	cpuPerMiB := func(pid int, transfer func() (time.Duration, error)) (d time.Duration, client, server float64, err error) {
 		c0, err := procCPU(pid)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
-		d, err := transfer()
-		if err != nil {
-			return 0, 0, err
+		s0 := treeCPU(e.srv.Pids())
+		if d, err = transfer(); err != nil {
+			return 0, 0, 0, err
 		}
+		s1 := treeCPU(e.srv.Pids())
 		c1, err := procCPU(pid)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
-		return d, float64(c1-c0) / float64(time.Millisecond) / float64(o.Size>>20), nil
+		return d, perMiB(c1 - c0), perMiB(s1 - s0), nil
 	}
 	for r := 0; r < o.Rounds; r++ {
 		for _, n := range rotate(r) {
@@ -77,20 +83,22 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 			}
 			pid := cs[n].p.pid()
 			if o.Direction != "down" {
-				d, cpu, err := cpuPerMiB(pid, func() (time.Duration, error) { return sendBytes(cs[n].addrs[0], o.Size, buf) })
+				d, cpu, srv, err := cpuPerMiB(pid, func() (time.Duration, error) { return sendBytes(cs[n].addrs[0], o.Size, buf) })
 				if err != nil {
 					return nil, fmt.Errorf("%s: up, round %d: %w", n, r+1, err)
 				}
 				up[n] = append(up[n], rate(d))
 				upCPU[n] = append(upCPU[n], cpu)
+				upSrv[n] = append(upSrv[n], srv)
 			}
 			if o.Direction != "up" {
-				d, cpu, err := cpuPerMiB(pid, func() (time.Duration, error) { return recvBytes(cs[n].addrs[1], o.Size, buf) })
+				d, cpu, srv, err := cpuPerMiB(pid, func() (time.Duration, error) { return recvBytes(cs[n].addrs[1], o.Size, buf) })
 				if err != nil {
 					return nil, fmt.Errorf("%s: down, round %d: %w", n, r+1, err)
 				}
 				down[n] = append(down[n], rate(d))
 				downCPU[n] = append(downCPU[n], cpu)
+				downSrv[n] = append(downSrv[n], srv)
 			}
 		}
 	}
@@ -113,11 +121,16 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 		r.finishAgainst(clientSSHGCM, tgt)
 		rows = append(rows, r)
 	}
-	cpuNote := fmt.Sprintf("utime+stime of the client process around each transfer (/proc/PID/stat, 10 ms ticks) ÷ %d MiB; median of %d rounds; no target, it explains the rates", o.Size>>20, o.Rounds)
+	cpuNote := fmt.Sprintf("utime+stime of the client process (sshd rows: of every sshd process) around each transfer (/proc/PID/stat, 10 ms ticks) ÷ %d MiB; median of %d rounds; no target, it explains the rates", o.Size>>20, o.Rounds)
 	for _, x := range []struct {
 		key, title string
 		s          map[string][]float64
-	}{{"cpu_per_mib_up", "client CPU per MiB, client→server", upCPU}, {"cpu_per_mib_down", "client CPU per MiB, server→client", downCPU}} {
+	}{
+		{"cpu_per_mib_up", "client CPU per MiB, client→server", upCPU},
+		{"cpu_per_mib_down", "client CPU per MiB, server→client", downCPU},
+		{"sshd_cpu_per_mib_up", "sshd CPU per MiB, client→server", upSrv},
+		{"sshd_cpu_per_mib_down", "sshd CPU per MiB, server→client", downSrv},
+	} {
 		if len(x.s) == 0 {
 			continue
 		}

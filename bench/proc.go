@@ -58,6 +58,18 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
+// treeCPU is the CPU time the processes pids have used so far; a process
+// that has gone away counts as zero.
+func treeCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, p := range pids {
+		if t, err := procCPU(p); err == nil {
+			sum += t
+		}
+	}
+	return sum
+}
+
 // resetPeakRSS resets VmHWM to the current RSS (Linux ≥ 4.0, needs the
 // right to write the process's clear_refs).
 func resetPeakRSS(pid int) error {

@@ -42,22 +42,24 @@ func TestHarnessSmoke(t *testing.T) {
 		rows[r.Key] = r
 	}
 	want := map[string][]string{
-		"throughput_up":        allClients,
-		"throughput_down":      allClients,
-		"cpu_per_mib_up":       allClients,
-		"cpu_per_mib_down":     allClients,
-		"latency_p50":          allClients,
-		"latency_p99":          allClients,
-		"concurrent_completed": allClients,
-		"concurrent_time":      allClients,
-		"peak_rss_load":        allClients,
-		"idle_rss":             {clientKuguri, clientSSHDefault},
-		"idle_cpu":             {clientKuguri, clientSSHDefault},
-		"blackhole_detect":     {clientKuguri, clientSSHDefault},
-		"restart_to_forward":   {clientKuguri},
+		"throughput_up":         allClients,
+		"throughput_down":       allClients,
+		"cpu_per_mib_up":        allClients,
+		"cpu_per_mib_down":      allClients,
+		"sshd_cpu_per_mib_up":   allClients,
+		"sshd_cpu_per_mib_down": allClients,
+		"latency_p50":           allClients,
+		"latency_p99":           allClients,
+		"concurrent_completed":  allClients,
+		"concurrent_time":       allClients,
+		"peak_rss_load":         allClients,
+		"idle_rss":              {clientKuguri, clientSSHDefault},
+		"idle_cpu":              {clientKuguri, clientSSHDefault},
+		"blackhole_detect":      {clientKuguri, clientSSHDefault},
+		"restart_to_forward":    {clientKuguri},
 	}
 	// CPU in 10 ms ticks: a smoke-sized transfer may cost less than one.
-	canBeZero := map[string]bool{"idle_cpu": true, "cpu_per_mib_up": true, "cpu_per_mib_down": true}
+	canBeZero := map[string]bool{"idle_cpu": true, "cpu_per_mib_up": true, "cpu_per_mib_down": true, "sshd_cpu_per_mib_up": true, "sshd_cpu_per_mib_down": true}
 	for key, clients := range want {
 		r, ok := rows[key]
 		if !ok {

@@ -396,6 +396,16 @@ func (s *Server) Pid() int {
 // Running reports whether the listener process is alive.
 func (s *Server) Running() bool { return s.Pid() != 0 }
 
+// Pids returns the listening sshd's pid and those of its descendants (the
+// per-connection sshd processes, on Linux); nil when it is not running.
+func (s *Server) Pids() []int {
+	pid := s.Pid()
+	if pid == 0 {
+		return nil
+	}
+	return append([]int{pid}, descendants(pid)...)
+}
+
 // Kill simulates a crash: SIGKILL to the listener and every descendant
 // (per-connection sshd processes and their sessions). Established SSH
 // connections see their TCP connections torn down. Kill waits until the
