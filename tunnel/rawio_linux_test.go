@@ -116,14 +116,24 @@ func TestRawSocketDeadlines(t *testing.T) {
 		t.Errorf("read past the deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
 
-	w := mustRaw(t, a) // nobody reads b now: the buffers fill up
-	w.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	w := mustRaw(t, a) // nobody reads b for now: the buffers fill up
+	w.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
 	n, err := w.Write(make([]byte, 64<<20))
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("write past the deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
-	if n <= 0 || n >= 64<<20 {
-		t.Errorf("write reported %d bytes written, want some but not all", n)
+	if n >= 64<<20 {
+		t.Fatalf("write reported all %d bytes written past its deadline", n)
+	}
+	// What the write reported is exactly what arrives.
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.CopyN(io.Discard, b, int64(n))
+	if err != nil || got != int64(n) {
+		t.Fatalf("read %d of the %d bytes the write reported: %v", got, n, err)
+	}
+	b.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if k, err := b.Read(make([]byte, 1)); k != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("after the %d bytes reported, the peer read %d more (%v)", n, k, err)
 	}
 }
 

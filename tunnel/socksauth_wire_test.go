@@ -365,17 +365,23 @@ func TestSOCKSAuthSecretStaysOut(t *testing.T) {
 	c = dialFrom(t, r.proxy, "")
 	send(t, c, []byte{5, 1, 2}, authMsg("eve-offered-user", offered))
 	expect(t, c, []byte{5, 2, 1, 1}, "bad login")
-	waitFor(t, 5*time.Second, "the failed login logged", func() bool { return strings.Contains(r.logs.String(), "SOCKS login failed") })
-
-	snap, err := r.m.Snapshot(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	js, err := json.Marshal(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The forward logs the failure, then records it as its last error:
+	// wait for the second, which comes last.
+	var js []byte
+	waitFor(t, 5*time.Second, "the failed login in the snapshot", func() bool {
+		snap, err := r.m.Snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if js, err = json.Marshal(snap); err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Contains(js, []byte("bad username or password"))
+	})
 	logs := r.logs.String()
+	if !strings.Contains(logs, "SOCKS login failed") {
+		t.Errorf("the failed login was not logged:\n%s", logs)
+	}
 	if !strings.Contains(logs, "level=DEBUG") {
 		t.Fatalf("no debug lines captured; logs:\n%s", logs)
 	}

@@ -359,7 +359,6 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 
 		s.firstResult(nil)
 		l := &link{client: ch.last(), done: make(chan struct{})}
-		s.board.set(l)
 		upAt := s.clock.Now()
 		reconnected := everUp
 		everUp = true
@@ -374,6 +373,10 @@ func (s *supervisor) loop(ctx context.Context, wg *sync.WaitGroup) {
 				p.Reconnects++
 			}
 		})
+		// Publish the link after the state: a client it serves (one held
+		// while the link was down, above all) never finds the profile
+		// still "connecting" in a snapshot taken after its first byte.
+		s.board.set(l)
 		rctx, rcancel := context.WithCancel(ctx)
 		var rwg sync.WaitGroup
 		for _, f := range s.forwards {
