@@ -44,15 +44,22 @@ func AppendLine(file string, hosts []string, key ssh.PublicKey, hash bool) error
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fmt.Errorf("known_hosts %s: %w", file, err)
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("known_hosts %s: %w", file, err)
 	}
+	// Other appenders (kuguri processes, goroutines) wait while this one
+	// looks at the last byte and appends: without the lock it could see
+	// another's append half-written (the size grows page by page) and add
+	// a needless blank line. ssh takes no lock; at worst it causes that.
+	unlock := lockFile(f)
 	out := b.String()
-	if !endsWithNewline(file) {
+	if !endsWithNewline(f) {
 		out = "\n" + out
 	}
-	if _, err := f.WriteString(out); err != nil {
+	_, err = f.WriteString(out)
+	unlock()
+	if err != nil {
 		f.Close()
 		return fmt.Errorf("known_hosts %s: append: %w", file, err)
 	}
@@ -62,19 +69,14 @@ func AppendLine(file string, hosts []string, key ssh.PublicKey, hash bool) error
 	return nil
 }
 
-// endsWithNewline reports whether file is empty or ends with '\n'.
-func endsWithNewline(file string) bool {
-	r, err := os.Open(file)
-	if err != nil {
-		return true
-	}
-	defer r.Close()
-	st, err := r.Stat()
+// endsWithNewline reports whether f is empty or ends with '\n'.
+func endsWithNewline(f *os.File) bool {
+	st, err := f.Stat()
 	if err != nil || st.Size() == 0 {
 		return true
 	}
 	var last [1]byte
-	if _, err := r.ReadAt(last[:], st.Size()-1); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil && !errors.Is(err, io.EOF) {
 		return true
 	}
 	return last[0] == '\n'
