@@ -146,16 +146,8 @@ func sourceConn(c net.Conn) {
 	n := int64(binary.BigEndian.Uint64(b[:]))
 	buf := make([]byte, ioBufSize)
 	rand.Read(buf)
-	for n > 0 {
-		m := int64(len(buf))
-		if m > n {
-			m = n
-		}
-		w, err := c.Write(buf[:m])
-		n -= int64(w)
-		if err != nil {
-			return
-		}
+	if writeN(c, n, buf) != nil {
+		return
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.CloseWrite()
@@ -463,17 +455,8 @@ func sendBytes(addr string, n int64, buf []byte) (time.Duration, error) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Minute))
-	left := n
-	for left > 0 {
-		m := int64(len(buf))
-		if m > left {
-			m = left
-		}
-		w, err := c.Write(buf[:m])
-		left -= int64(w)
-		if err != nil {
-			return 0, err
-		}
+	if err := writeN(c, n, buf); err != nil {
+		return 0, err
 	}
 	c.(*net.TCPConn).CloseWrite()
 	var b [8]byte
@@ -484,6 +467,18 @@ func sendBytes(addr string, n int64, buf []byte) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: sink got %d of %d bytes", errShort, got, n)
 	}
 	return time.Since(start), nil
+}
+
+// writeN writes n bytes to w, buf over and over.
+func writeN(w io.Writer, n int64, buf []byte) error {
+	for n > 0 {
+		k, err := w.Write(buf[:min(int64(len(buf)), n)])
+		n -= int64(k)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recvBytes asks the source for n bytes through addr and reads them to EOF.

@@ -39,107 +39,85 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	}
 	defer stopAll(cs)
 	buf := randomBytes(ioBufSize)
-	up := map[string][]float64{}
-	down := map[string][]float64{}
+
+	// Per direction, per client: the rate, and the CPU the client process
+	// and sshd (all its processes: one client transfers at a time) spent
+	// per MiB — steadier than the rate on a shared machine, and telling
+	// whether a client makes the server work harder.
+	type direction struct {
+		name, arrow     string
+		transfer        func(c *client, size int64) (time.Duration, error)
+		rate, cpu, sshd map[string][]float64
+	}
+	var dirs []*direction
+	if o.Direction != "down" {
+		dirs = append(dirs, &direction{name: "up", arrow: "client→server",
+			transfer: func(c *client, size int64) (time.Duration, error) { return sendBytes(c.addrs[0], size, buf) }})
+	}
+	if o.Direction != "up" {
+		dirs = append(dirs, &direction{name: "down", arrow: "server→client",
+			transfer: func(c *client, size int64) (time.Duration, error) { return recvBytes(c.addrs[1], size, buf) }})
+	}
 	warm := min(o.Size, 16<<20)
-	for _, n := range allClients {
-		if _, err := sendBytes(cs[n].addrs[0], warm, buf); err != nil {
-			return nil, fmt.Errorf("%s: warm-up up: %w", n, err)
-		}
-		if _, err := recvBytes(cs[n].addrs[1], warm, buf); err != nil {
-			return nil, fmt.Errorf("%s: warm-up down: %w", n, err)
+	for _, d := range dirs {
+		d.rate, d.cpu, d.sshd = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+		for _, n := range allClients {
+			if _, err := d.transfer(cs[n], warm); err != nil {
+				return nil, fmt.Errorf("%s: warm-up %s: %w", n, d.name, err)
+			}
 		}
 	}
-	rate := func(d time.Duration) float64 { return float64(o.Size) * 8 / d.Seconds() / 1e6 }
-	// CPU the client process spent per MiB moved: steadier than the rate
-	// on a shared machine, where the rate also depends on what else runs.
-	upCPU := map[string][]float64{}
-	downCPU := map[string][]float64{}
-	// And sshd's (all its processes: one client transfers at a time), to
-	// see whether a client makes the server work harder.
-	upSrv := map[string][]float64{}
-	downSrv := map[string][]float64{}
-	perMiB := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(o.Size>>20) }
-	cpuPerMiB := func(pid int, transfer func() (time.Duration, error)) (d time.Duration, client, server float64, err error) {
-		c0, err := procCPU(pid)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		s0 := treeCPU(e.srv.Pids())
-		if d, err = transfer(); err != nil {
-			return 0, 0, 0, err
-		}
-		s1 := treeCPU(e.srv.Pids())
-		c1, err := procCPU(pid)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		return d, perMiB(c1 - c0), perMiB(s1 - s0), nil
-	}
+	perMiB := func(t time.Duration) float64 { return float64(t) / float64(time.Millisecond) / float64(o.Size>>20) }
 	for r := 0; r < o.Rounds; r++ {
 		for _, n := range rotate(r) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			pid := cs[n].p.pid()
-			if o.Direction != "down" {
-				d, cpu, srv, err := cpuPerMiB(pid, func() (time.Duration, error) { return sendBytes(cs[n].addrs[0], o.Size, buf) })
-				if err != nil {
-					return nil, fmt.Errorf("%s: up, round %d: %w", n, r+1, err)
+			for _, d := range dirs {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
 				}
-				up[n] = append(up[n], rate(d))
-				upCPU[n] = append(upCPU[n], cpu)
-				upSrv[n] = append(upSrv[n], srv)
-			}
-			if o.Direction != "up" {
-				d, cpu, srv, err := cpuPerMiB(pid, func() (time.Duration, error) { return recvBytes(cs[n].addrs[1], o.Size, buf) })
+				pid := cs[n].p.pid()
+				c0, err := procCPU(pid)
 				if err != nil {
-					return nil, fmt.Errorf("%s: down, round %d: %w", n, r+1, err)
+					return nil, err
 				}
-				down[n] = append(down[n], rate(d))
-				downCPU[n] = append(downCPU[n], cpu)
-				downSrv[n] = append(downSrv[n], srv)
+				s0 := treeCPU(e.srv.Pids())
+				dur, err := d.transfer(cs[n], o.Size)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s, round %d: %w", n, d.name, r+1, err)
+				}
+				s1 := treeCPU(e.srv.Pids())
+				c1, err := procCPU(pid)
+				if err != nil {
+					return nil, err
+				}
+				d.rate[n] = append(d.rate[n], float64(o.Size)*8/dur.Seconds()/1e6)
+				d.cpu[n] = append(d.cpu[n], perMiB(c1-c0))
+				d.sshd[n] = append(d.sshd[n], perMiB(s1-s0))
 			}
 		}
 	}
+
+	// The target is against OpenSSH's fastest cipher, whatever the
+	// default did.
 	tgt := &target{ratio: true, v: 1.0, text: "≥ 1.0× ssh aes128-gcm"}
 	note := fmt.Sprintf("%d MiB per transfer, median of %d rounds, clients interleaved", o.Size>>20, o.Rounds)
+	cpuNote := fmt.Sprintf("utime+stime of the client process (sshd rows: of every sshd process) around each transfer (/proc/PID/stat, 10 ms ticks) ÷ %d MiB; median of %d rounds; no target, it explains the rates", o.Size>>20, o.Rounds)
 	var rows []Row
-	for _, x := range []struct {
-		key, title string
-		s          map[string][]float64
-	}{{"throughput_up", "throughput client→server", up}, {"throughput_down", "throughput server→client", down}} {
-		if len(x.s) == 0 {
-			continue // -direction left this one out
-		}
-		r := Row{Key: x.key, Title: x.title, Unit: "Mbit/s", Better: "higher", Values: map[string]float64{}, Samples: x.s, Note: note}
-		for n, s := range x.s {
+	add := func(key, title, unit, better, note string, samples map[string][]float64, t *target) {
+		r := Row{Key: key, Title: title, Unit: unit, Better: better, Values: map[string]float64{}, Samples: samples, Note: note}
+		for n, s := range samples {
 			r.Values[n] = median(s)
 		}
-		// The target is against OpenSSH's fastest cipher, whatever
-		// the default did.
-		r.finishAgainst(clientSSHGCM, tgt)
+		r.finishAgainst(clientSSHGCM, t)
 		rows = append(rows, r)
 	}
-	cpuNote := fmt.Sprintf("utime+stime of the client process (sshd rows: of every sshd process) around each transfer (/proc/PID/stat, 10 ms ticks) ÷ %d MiB; median of %d rounds; no target, it explains the rates", o.Size>>20, o.Rounds)
-	for _, x := range []struct {
-		key, title string
-		s          map[string][]float64
-	}{
-		{"cpu_per_mib_up", "client CPU per MiB, client→server", upCPU},
-		{"cpu_per_mib_down", "client CPU per MiB, server→client", downCPU},
-		{"sshd_cpu_per_mib_up", "sshd CPU per MiB, client→server", upSrv},
-		{"sshd_cpu_per_mib_down", "sshd CPU per MiB, server→client", downSrv},
-	} {
-		if len(x.s) == 0 {
-			continue
-		}
-		r := Row{Key: x.key, Title: x.title, Unit: "ms/MiB", Better: "lower", Values: map[string]float64{}, Samples: x.s, Note: cpuNote}
-		for n, s := range x.s {
-			r.Values[n] = median(s)
-		}
-		r.finishAgainst(clientSSHGCM, nil)
-		rows = append(rows, r)
+	for _, d := range dirs {
+		add("throughput_"+d.name, "throughput "+d.arrow, "Mbit/s", "higher", note, d.rate, tgt)
+	}
+	for _, d := range dirs {
+		add("cpu_per_mib_"+d.name, "client CPU per MiB, "+d.arrow, "ms/MiB", "lower", cpuNote, d.cpu, nil)
+	}
+	for _, d := range dirs {
+		add("sshd_cpu_per_mib_"+d.name, "sshd CPU per MiB, "+d.arrow, "ms/MiB", "lower", cpuNote, d.sshd, nil)
 	}
 	return rows, nil
 }
