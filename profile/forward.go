@@ -197,26 +197,15 @@ func targetAddr(host, port string) (string, error) {
 
 // parseListen parses a listen address as written in a mapping: a bare port
 // (127.0.0.1:port), host:port, [v6]:port, *:port or :port.
-func parseListen(s string) (string, error) {
-	if s == "" {
-		return "", errors.New("empty address")
-	}
-	parts, err := splitColons(s)
-	if err != nil {
-		return "", err
-	}
-	switch len(parts) {
-	case 1:
-		return listenAddr("127.0.0.1", parts[0])
-	case 2:
-		return listenAddr(parts[0], parts[1])
-	}
-	return "", fmt.Errorf("bad address %q (IPv6 addresses go in brackets: [::1]:8080)", s)
-}
+func parseListen(s string) (string, error) { return parseAddr(s, listenAddr) }
 
 // parseTarget parses a connect-to address: a bare port (127.0.0.1:port) or
 // host:port.
-func parseTarget(s string) (string, error) {
+func parseTarget(s string) (string, error) { return parseAddr(s, targetAddr) }
+
+// parseAddr splits a bare port or host:port and normalizes it with build; a
+// bare port means 127.0.0.1.
+func parseAddr(s string, build func(host, port string) (string, error)) (string, error) {
 	if s == "" {
 		return "", errors.New("empty address")
 	}
@@ -226,9 +215,9 @@ func parseTarget(s string) (string, error) {
 	}
 	switch len(parts) {
 	case 1:
-		return targetAddr("127.0.0.1", parts[0])
+		return build("127.0.0.1", parts[0])
 	case 2:
-		return targetAddr(parts[0], parts[1])
+		return build(parts[0], parts[1])
 	}
 	return "", fmt.Errorf("bad address %q (IPv6 addresses go in brackets: [::1]:8080)", s)
 }
