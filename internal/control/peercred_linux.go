@@ -2,32 +2,13 @@
 
 package control
 
-import (
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// peerUID returns the uid of the process at the other end of c
-// (SO_PEERCRED; Android included).
-func peerUID(c net.Conn) (uid int, ok bool, err error) {
-	uc, isUnix := c.(*net.UnixConn)
-	if !isUnix {
-		return 0, false, nil
-	}
-	raw, err := uc.SyscallConn()
+// sockPeerUID is the peer's uid by SO_PEERCRED (Android included).
+func sockPeerUID(fd int) (int, error) {
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	var cred *unix.Ucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return 0, false, err
-	}
-	if serr != nil {
-		return 0, false, serr
-	}
-	return int(cred.Uid), true, nil
+	return int(cred.Uid), nil
 }
