@@ -116,16 +116,9 @@ func runConnect(ctx context.Context, a *app, opts connectOptions) error {
 	return runChild(ctx, a, opts.command, p.Forwards)
 }
 
-// forwardSummary is "127.0.0.1:5432 -> 127.0.0.1:5432".
-func forwardSummary(f api.Forward) string {
-	switch f.Type {
-	case profile.Dynamic:
-		return f.Listen + " (SOCKS5)"
-	case profile.Remote:
-		return "server " + f.Listen + " -> " + f.Target
-	}
-	return f.Listen + " -> " + f.Target
-}
+// forwardSummary is "127.0.0.1:5432 -> 127.0.0.1:5432" for a running
+// forward.
+func forwardSummary(f api.Forward) string { return describeForward(f.Type, f.Listen, f.Target) }
 
 // runChild runs the user's command with the forwards substituted, passing on
 // SIGINT/SIGTERM, and returns its exit status.

@@ -145,15 +145,25 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// forwardLine is the one-line human form of a forward.
+// forwardLine is the one-line human form of a configured forward.
 func forwardLine(f profile.Forward) string {
-	switch f.Type {
-	case profile.Dynamic:
-		return f.Local + " (SOCKS5)"
-	case profile.Remote:
-		return "server " + f.Remote + " -> " + f.Local
+	if f.Type == profile.Remote {
+		return describeForward(f.Type, f.Remote, f.Local)
 	}
-	return f.Local + " -> " + f.Remote
+	return describeForward(f.Type, f.Local, f.Remote)
+}
+
+// describeForward is "LISTEN -> TARGET", "server LISTEN -> TARGET" for a
+// remote forward (it listens on the server), "LISTEN (SOCKS5)" for a
+// dynamic one.
+func describeForward(t profile.ForwardType, listen, target string) string {
+	switch t {
+	case profile.Dynamic:
+		return listen + " (SOCKS5)"
+	case profile.Remote:
+		return "server " + listen + " -> " + target
+	}
+	return listen + " -> " + target
 }
 
 // hopChain is "bastion -> vps".
