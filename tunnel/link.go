@@ -84,14 +84,17 @@ func (b *linkBoard) openDirect(ctx context.Context, clock Clock, hold time.Durat
 		return b.openDirectWait(ctx, clock, hold, payload, nil, nil)
 	}
 	ch, reqs, err := l.client.OpenChannel("direct-tcpip", payload)
-	if err == nil {
-		return ch, reqs, nil
-	}
-	var oce *ssh.OpenChannelError
-	if errors.As(err, &oce) {
-		return nil, nil, err
+	if err == nil || refused(err) {
+		return ch, reqs, err
 	}
 	return b.openDirectWait(ctx, clock, hold, payload, l, err)
+}
+
+// refused reports whether an OpenChannel error is the server's answer
+// (waiting for another link would not change it) rather than a broken link.
+func refused(err error) bool {
+	var oce *ssh.OpenChannelError
+	return errors.As(err, &oce)
 }
 
 // openDirectWait is openDirect once there is no link, or broken is the link
@@ -129,12 +132,8 @@ func (b *linkBoard) openDirectWait(ctx context.Context, clock Clock, hold time.D
 			}
 		}
 		ch, reqs, err := l.client.OpenChannel("direct-tcpip", payload)
-		if err == nil {
-			return ch, reqs, nil
-		}
-		var oce *ssh.OpenChannelError
-		if errors.As(err, &oce) {
-			return nil, nil, err
+		if err == nil || refused(err) {
+			return ch, reqs, err
 		}
 		broken, lastErr = l, err
 	}
