@@ -68,9 +68,10 @@ func (s *fwdStats) errText() string {
 
 // copyCount copies src to dst until src ends, adding each write to n. A
 // pooled buffer is held only while data moves: a TCP or Unix socket source
-// (on Unix) is read into one taken once the socket is readable; any other
-// source (an SSH channel) is read into a small buffer of the connection's
-// own while it is quiet, and into a pooled one while it streams.
+// (on Unix) is read into one taken once the socket is readable; an SSH
+// channel writes its received packets to dst itself (WriteTo); any other
+// source is read into a small buffer of the connection's own while it is
+// quiet, and into a pooled one while it streams.
 func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 	if rc := rawReadable(src); rc != nil {
 		return copyRaw(dst, rc, n)
@@ -78,7 +79,30 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 	if c, ok := dst.(net.Conn); ok {
 		dst = rawSocketConn(c)
 	}
+	if wt, ok := src.(io.WriterTo); ok {
+		if _, ok := src.(ssh.Channel); ok {
+			_, err := wt.WriteTo(&countWriter{w: dst, n: n})
+			return err
+		}
+	}
 	return copyAdaptive(dst, src, n)
+}
+
+// countWriter counts what goes through it. An SSH channel's WriteTo (the
+// x/crypto kuguri carries, third_party/README.md) hands it the received
+// packets themselves: the channel's data reaches the client's socket with
+// no copy of ours, and no buffer is held while the channel is quiet.
+type countWriter struct {
+	w io.Writer
+	n *atomic.Uint64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	nw, err := c.w.Write(p)
+	if nw > 0 {
+		c.n.Add(uint64(nw))
+	}
+	return nw, err
 }
 
 // copyRaw copies from a raw socket: each read borrows a pooled buffer once

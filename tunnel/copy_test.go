@@ -3,11 +3,14 @@ package tunnel
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"io"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.
@@ -154,4 +157,50 @@ func (w *signalWriter) Write(p []byte) (int, error) {
 		close(w.first)
 	}
 	return len(p), nil
+}
+
+// writerToChannel is an SSH channel whose data comes out through WriteTo,
+// as the channels of the x/crypto kuguri carries do; Read must not be used.
+type writerToChannel struct {
+	ssh.Channel // for the type only: no other method is called
+	chunks      [][]byte
+	reads       int
+}
+
+func (c *writerToChannel) Read(p []byte) (int, error) {
+	c.reads++
+	return 0, errors.New("Read called on a channel that has WriteTo")
+}
+
+func (c *writerToChannel) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, b := range c.chunks {
+		nw, err := w.Write(b)
+		n += int64(nw)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// TestCopyCountChannelWriteTo: a channel is copied through its WriteTo,
+// every byte counted, and never through Read.
+func TestCopyCountChannelWriteTo(t *testing.T) {
+	ch := &writerToChannel{chunks: [][]byte{[]byte("hello, "), bytes.Repeat([]byte{7}, 40000), []byte("end")}}
+	var want []byte
+	for _, b := range ch.chunks {
+		want = append(want, b...)
+	}
+	var got bytes.Buffer
+	var n atomic.Uint64
+	if err := copyCount(&got, ch, &n); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) || n.Load() != uint64(len(want)) {
+		t.Fatalf("copied %d bytes (counted %d), want %d", got.Len(), n.Load(), len(want))
+	}
+	if ch.reads != 0 {
+		t.Fatalf("Read called %d times; want WriteTo only", ch.reads)
+	}
 }

@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -274,7 +273,11 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 	hs := time.Now()
 	tc := conn
 	if prev == nil {
-		tc = newReadBufConn(conn)
+		// Hop 1's socket, read and written with raw system calls where
+		// that exists (rawio_linux.go). The transport of the x/crypto
+		// kuguri carries reads it through a 128 KiB buffer, several full
+		// packets per read, and decrypts them straight out of it.
+		tc = rawSocketConn(conn)
 	}
 	sc, chans, reqs, err := ssh.NewClientConn(tc, h.Addr(), cfg)
 	t.Handshake = time.Since(hs)
@@ -297,28 +300,6 @@ func (d *dialer) dialHop(ctx context.Context, n int, h profile.Hop, s profile.Se
 	}
 	return ssh.NewClient(sc, chans, reqs), t, nil
 }
-
-// hopReadBufSize is the read buffer under hop 1's SSH transport.
-// x/crypto/ssh reads its connection through a 4 KiB bufio.Reader, so a
-// 32 KiB packet took a header read and one or more body reads; with this
-// below it, one read syscall brings in up to two full packets. Later hops
-// read from a channel of the previous one, which is in memory already.
-const hopReadBufSize = 64 << 10
-
-// readBufConn is a net.Conn whose reads go through a larger buffer. Its
-// socket is read and written with raw system calls where that exists
-// (rawio_linux.go).
-type readBufConn struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func newReadBufConn(c net.Conn) *readBufConn {
-	c = rawSocketConn(c)
-	return &readBufConn{Conn: c, r: bufio.NewReaderSize(c, hopReadBufSize)}
-}
-
-func (c *readBufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // classifyHandshake says which class a handshake error belongs to.
 func classifyHandshake(err error) error {

@@ -428,6 +428,25 @@ func (c *channel) ReadExtended(data []byte, extended uint32) (n int, err error) 
 	return n, err
 }
 
+// WriteTo implements io.WriterTo: it writes the channel's data (not its
+// extended data) to w until the remote side sends EOF or w fails, handing
+// w the received packets themselves, one per Write, instead of copying
+// them into a buffer of the caller's. The window is credited for what w
+// has written. WriteTo must not be called at the same time as Read.
+func (c *channel) WriteTo(w io.Writer) (int64, error) {
+	if !c.decided {
+		return 0, errUndecided
+	}
+	return c.pending.writeTo(w, func(n int) error {
+		// As in ReadExtended: io.EOF from the window adjustment means the
+		// peer is gone, which the buffer reports once it is drained.
+		if err := c.adjustWindow(uint32(n)); err != nil && err != io.EOF {
+			return err
+		}
+		return nil
+	})
+}
+
 func (c *channel) close() {
 	c.closeOnce.Do(func() {
 		c.pending.eof()

@@ -5,6 +5,7 @@
 package ssh
 
 import (
+	"bufio"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/des"
@@ -337,24 +338,24 @@ func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 	}
 
 	length := uint32(len(packet) + int(padding) + 1)
-	binary.BigEndian.PutUint32(c.prefix[:], length)
-	if _, err := w.Write(c.prefix[:]); err != nil {
+
+	// The length, the sealed packet and its tag go out in one Write, so
+	// that a large packet passes the caller's bufio.Writer without being
+	// copied into it and split in two.
+	prefixLen := len(c.prefix)
+	total := prefixLen + int(length) + gcmTagSize
+	if cap(c.buf) < total {
+		c.buf = make([]byte, total)
+	}
+	buf := c.buf[:prefixLen+int(length)]
+	binary.BigEndian.PutUint32(buf, length)
+	buf[prefixLen] = padding
+	copy(buf[prefixLen+1:], packet)
+	if _, err := io.ReadFull(rand, buf[prefixLen+1+len(packet):]); err != nil {
 		return err
 	}
-
-	if cap(c.buf) < int(length) {
-		c.buf = make([]byte, length)
-	} else {
-		c.buf = c.buf[:length]
-	}
-
-	c.buf[0] = padding
-	copy(c.buf[1:], packet)
-	if _, err := io.ReadFull(rand, c.buf[1+len(packet):]); err != nil {
-		return err
-	}
-	c.buf = c.aead.Seal(c.buf[:0], c.iv, c.buf, c.prefix[:])
-	if _, err := w.Write(c.buf); err != nil {
+	sealed := c.aead.Seal(buf[prefixLen:prefixLen], c.iv, buf[prefixLen:], buf[:prefixLen])
+	if _, err := w.Write(c.buf[:prefixLen+len(sealed)]); err != nil {
 		return err
 	}
 	c.incIV()
@@ -376,6 +377,9 @@ func (c *gcmCipher) incIV() {
 func (c *gcmCipher) freshPackets() bool { return true }
 
 func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error) {
+	if br, ok := r.(*bufio.Reader); ok {
+		return c.readBufferedPacket(br)
+	}
 	if _, err := io.ReadFull(r, c.prefix[:]); err != nil {
 		return nil, err
 	}
@@ -393,10 +397,65 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 	if _, err := io.ReadFull(r, c.buf); err != nil {
 		return nil, err
 	}
+	return c.open(length, c.buf)
+}
 
+// readBufferedPacket reads a packet from a buffered reader: when the whole
+// packet fits in the reader's buffer it is decrypted straight out of it,
+// without first being copied into c.buf.
+func (c *gcmCipher) readBufferedPacket(r *bufio.Reader) ([]byte, error) {
+	prefix, err := peekFull(r, len(c.prefix))
+	if err != nil {
+		return nil, err
+	}
+	length := binary.BigEndian.Uint32(prefix)
+	if length > maxPacket {
+		return nil, errors.New("ssh: max packet length exceeded")
+	}
+	total := len(c.prefix) + int(length) + gcmTagSize
+	if total > r.Size() {
+		copy(c.prefix[:], prefix)
+		r.Discard(len(c.prefix))
+		if cap(c.buf) < int(length+gcmTagSize) {
+			c.buf = make([]byte, length+gcmTagSize)
+		} else {
+			c.buf = c.buf[:length+gcmTagSize]
+		}
+		if _, err := io.ReadFull(r, c.buf); err != nil {
+			return nil, err
+		}
+		return c.open(length, c.buf)
+	}
+	wire, err := peekFull(r, total)
+	if err != nil {
+		return nil, err
+	}
+	copy(c.prefix[:], wire)
+	plain, err := c.open(length, wire[len(c.prefix):])
+	r.Discard(total)
+	return plain, err
+}
+
+// peekFull is r.Peek(n) with io.ReadFull's errors: io.EOF only when
+// nothing at all was left, io.ErrUnexpectedEOF when part of it was.
+func peekFull(r *bufio.Reader, n int) ([]byte, error) {
+	p, err := r.Peek(n)
+	if err == nil {
+		return p, nil
+	}
+	if err == io.EOF && len(p) > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, err
+}
+
+// open decrypts a packet of the given length whose ciphertext and tag are
+// sealed, with c.prefix as the additional data.
+func (c *gcmCipher) open(length uint32, sealed []byte) ([]byte, error) {
 	// Decrypt into a packet buffer of the caller's own, so that the
-	// plaintext need not be copied out of c.buf again.
-	plain, err := c.aead.Open(newPacketBuf(int(length))[:0], c.iv, c.buf, c.prefix[:])
+	// plaintext need not be copied out of the cipher's or the reader's
+	// buffer again.
+	plain, err := c.aead.Open(newPacketBuf(int(length))[:0], c.iv, sealed, c.prefix[:])
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,11 @@
 package ssh
 
 import (
+	"bufio"
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"errors"
 	"io"
 	"testing"
 )
@@ -158,5 +160,220 @@ func TestWriteExtendedKeepsNoLargeBuffer(t *testing.T) {
 	writer.writeMu.Unlock()
 	if kept == 0 || kept >= pktPoolMin {
 		t.Errorf("after a small write the channel keeps %d bytes, want a small buffer", kept)
+	}
+}
+
+// gcmPair returns a GCM writer and reader keyed alike.
+func gcmPair(t *testing.T) (w, r packetCipher) {
+	t.Helper()
+	kr := &kexResult{Hash: crypto.SHA256}
+	algs := DirectionAlgorithms{Cipher: CipherAES128GCM, compression: compressionNone}
+	w, err := newPacketCipher(clientKeys, algs, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = newPacketCipher(clientKeys, algs, kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, r
+}
+
+// countingWriter counts Write calls.
+type countingWriter struct {
+	bytes.Buffer
+	calls int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.calls++
+	return w.Buffer.Write(p)
+}
+
+// TestGCMWritesPacketOnce checks that a GCM packet goes to the writer in one
+// Write, length and tag included, and still reads back.
+func TestGCMWritesPacketOnce(t *testing.T) {
+	w, r := gcmPair(t)
+	var wire countingWriter
+	for i, n := range []int{1, 100, 20000, channelMaxPacket + 9} {
+		p := bytes.Repeat([]byte{byte(i + 1)}, n)
+		wire.calls = 0
+		if err := w.writeCipherPacket(uint32(i), &wire, rand.Reader, p); err != nil {
+			t.Fatal(err)
+		}
+		if wire.calls != 1 {
+			t.Errorf("%d-byte packet: %d writes, want 1", n, wire.calls)
+		}
+		got, err := r.readCipherPacket(uint32(i), bufio.NewReader(&wire.Buffer))
+		if err != nil {
+			t.Fatalf("%d-byte packet: %v", n, err)
+		}
+		if !bytes.Equal(got, p) {
+			t.Fatalf("%d-byte packet read back differs", n)
+		}
+	}
+}
+
+// TestGCMBufferedRead reads packets through bufio.Readers of several sizes:
+// those that hold a whole packet are decrypted straight out of the reader's
+// buffer, the others take the copying path. Either way every packet is
+// intact and survives the reads that follow it (it does not point into
+// the reader's buffer).
+func TestGCMBufferedRead(t *testing.T) {
+	sizes := []int{1, 5000, 20000, channelMaxPacket + 9, 3, 40000}
+	for _, bufSize := range []int{16, 4096, 64 << 10, transportReadBufferSize} {
+		w, r := gcmPair(t)
+		var wire bytes.Buffer
+		var want [][]byte
+		for i, n := range sizes {
+			p := make([]byte, n)
+			rand.Read(p)
+			want = append(want, p)
+			if err := w.writeCipherPacket(uint32(i), &wire, rand.Reader, append([]byte(nil), p...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		br := bufio.NewReaderSize(&wire, bufSize)
+		var got [][]byte
+		for i := range sizes {
+			p, err := r.readCipherPacket(uint32(i), br)
+			if err != nil {
+				t.Fatalf("buffer %d, packet %d: %v", bufSize, i, err)
+			}
+			got = append(got, p)
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("buffer %d: packet %d differs (overwritten by a later read?)", bufSize, i)
+			}
+		}
+		if _, err := r.readCipherPacket(uint32(len(sizes)), br); err != io.EOF {
+			t.Errorf("buffer %d: read at the end: %v, want io.EOF", bufSize, err)
+		}
+	}
+}
+
+// TestGCMBufferedReadTruncated: a packet cut short is io.ErrUnexpectedEOF,
+// as io.ReadFull reports it, whether it ends in the length or in the body;
+// a tampered packet fails to open.
+func TestGCMBufferedReadTruncated(t *testing.T) {
+	w, r := gcmPair(t)
+	var wire bytes.Buffer
+	if err := w.writeCipherPacket(0, &wire, rand.Reader, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	whole := wire.Bytes()
+	for _, cut := range []int{2, 4, 100, len(whole) - 1} {
+		br := bufio.NewReaderSize(bytes.NewReader(whole[:cut]), transportReadBufferSize)
+		if _, err := r.readCipherPacket(0, br); err != io.ErrUnexpectedEOF {
+			t.Errorf("cut at %d of %d: %v, want io.ErrUnexpectedEOF", cut, len(whole), err)
+		}
+	}
+	bad := append([]byte(nil), whole...)
+	bad[len(bad)-1] ^= 1
+	if _, err := r.readCipherPacket(0, bufio.NewReader(bytes.NewReader(bad))); err == nil {
+		t.Error("a packet with a bad tag was accepted")
+	}
+}
+
+// TestWriteToCopiesAll sends more than a window's worth through a channel
+// and reads it with WriteTo: every byte arrives in order (so the window is
+// credited as WriteTo writes), each Write is at most one packet, and
+// WriteTo returns nil once the sender closes its side.
+func TestWriteToCopiesAll(t *testing.T) {
+	writer, reader, mux := channelPair(t)
+	defer writer.Close()
+	defer reader.Close()
+	defer mux.Close()
+
+	data := make([]byte, 3*channelWindowSize+12345)
+	rand.Read(data)
+	go func() {
+		writer.Write(data)
+		writer.CloseWrite()
+	}()
+	var got sizeRecorder
+	n, err := reader.WriteTo(&got)
+	if err != nil {
+		t.Fatalf("WriteTo: %v", err)
+	}
+	if n != int64(len(data)) || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("WriteTo wrote %d bytes, want the %d sent", n, len(data))
+	}
+	if got.max > channelMaxPacket {
+		t.Errorf("largest Write %d bytes, want at most one packet (%d)", got.max, channelMaxPacket)
+	}
+}
+
+type sizeRecorder struct {
+	bytes.Buffer
+	max int
+}
+
+func (w *sizeRecorder) Write(p []byte) (int, error) {
+	w.max = max(w.max, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestWriteToShortAndFailedWrites: a writer that takes part of a packet
+// and no error is io.ErrShortWrite, with the bytes it took counted and
+// gone from the channel (a Read then gets the rest); a writer's error ends
+// WriteTo with that error.
+func TestWriteToShortAndFailedWrites(t *testing.T) {
+	writer, reader, mux := channelPair(t)
+	defer writer.Close()
+	defer reader.Close()
+	defer mux.Close()
+
+	if _, err := writer.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := reader.WriteTo(shortWriter{3})
+	if n != 3 || err != io.ErrShortWrite {
+		t.Fatalf("short writer: %d, %v; want 3, io.ErrShortWrite", n, err)
+	}
+	rest := make([]byte, 7)
+	if _, err := io.ReadFull(reader, rest); err != nil || string(rest) != "3456789" {
+		t.Fatalf("after the short write Read got %q, %v", rest, err)
+	}
+
+	if _, err := writer.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	if n, err := reader.WriteTo(failWriter{boom}); n != 0 || err != boom {
+		t.Fatalf("failing writer: %d, %v; want 0, boom", n, err)
+	}
+}
+
+type shortWriter struct{ n int }
+
+func (w shortWriter) Write(p []byte) (int, error) { return min(w.n, len(p)), nil }
+
+type failWriter struct{ err error }
+
+func (w failWriter) Write(p []byte) (int, error) { return 0, w.err }
+
+// TestWriteToReleasesPackets checks that WriteTo lets go of each packet it
+// has written: the buffer keeps no reference to a drained one.
+func TestWriteToReleasesPackets(t *testing.T) {
+	b := newBuffer()
+	var elems []*element
+	for i := 0; i < 3; i++ {
+		pkt := newPacketBuf(pktPoolMin + i)
+		b.writePacket(pkt[9:], pkt)
+		elems = append(elems, b.tail)
+	}
+	b.eof()
+	var got bytes.Buffer
+	var credited int
+	n, err := b.writeTo(&got, func(n int) error { credited += n; return nil })
+	if err != nil || n != int64(got.Len()) || credited != got.Len() {
+		t.Fatalf("writeTo: %d, %v; wrote %d, credited %d", n, err, got.Len(), credited)
+	}
+	for i, e := range elems {
+		if e.pkt != nil || e.buf != nil {
+			t.Errorf("element %d still holds its packet after writeTo", i)
+		}
 	}
 }

@@ -214,9 +214,15 @@ func (s *connectionState) writePacket(w *bufio.Writer, rand io.Reader, packet []
 	return err
 }
 
+// transportReadBufferSize is the size of the buffer the transport reads the
+// connection through: room for a few full data packets, so that one read
+// system call brings in several of them, and so that a packet can be
+// decrypted straight out of the buffer (see gcmCipher.readCipherPacket).
+const transportReadBufferSize = 128 << 10
+
 func newTransport(rwc io.ReadWriteCloser, rand io.Reader, isClient bool) *transport {
 	t := &transport{
-		bufReader: bufio.NewReader(rwc),
+		bufReader: bufio.NewReaderSize(rwc, transportReadBufferSize),
 		bufWriter: bufio.NewWriter(rwc),
 		rand:      rand,
 		reader: connectionState{
