@@ -229,13 +229,33 @@ type channel struct {
 // writePacket sends a packet. If the packet is a channel close, it updates
 // sentClose. This method takes the lock c.writeMu.
 func (ch *channel) writePacket(packet []byte) error {
+	return ch.writePacketRoom(packet, 0)
+}
+
+// roomWriter is a packetConn that can use the free room around a packet:
+// the packet is buf[off:], and buf[:off] and buf[len(buf):cap(buf)] are
+// the caller's to lose, as is the packet itself (it may be encrypted in
+// place).
+type roomWriter interface {
+	writePacketRoom(buf []byte, off int) error
+}
+
+// writePacketRoom is writePacket for the packet buf[off:] with room around
+// it (see roomWriter).
+func (ch *channel) writePacketRoom(buf []byte, off int) error {
+	packet := buf[off:]
 	ch.writeMu.Lock()
 	if ch.sentClose {
 		ch.writeMu.Unlock()
 		return io.EOF
 	}
 	ch.sentClose = (packet[0] == msgChannelClose)
-	err := ch.mux.conn.writePacket(packet)
+	var err error
+	if rw, ok := ch.mux.conn.(roomWriter); ok && off > 0 {
+		err = rw.writePacketRoom(buf, off)
+	} else {
+		err = ch.mux.conn.writePacket(packet)
+	}
 	ch.writeMu.Unlock()
 	return err
 }
@@ -287,7 +307,15 @@ func (ch *channel) WriteExtended(data []byte, extendedCode uint32) (n int, err e
 		}
 		want := headerLength + space
 		var buf []byte
-		if int(want) >= pktPoolMin && int(want) <= pktPoolNeed {
+		room := 0
+		if int(want) >= pktPoolMin && packetRoom+int(want)+packetTailRoom <= pktPoolNeed {
+			// Leave room for the cipher to seal the packet in place.
+			if pooled == nil {
+				pooled = newPacketBuf(pktPoolNeed)
+			}
+			room = packetRoom
+			buf = pooled[room : room+int(want)]
+		} else if int(want) >= pktPoolMin && int(want) <= pktPoolNeed {
 			if pooled == nil {
 				pooled = newPacketBuf(pktPoolNeed)
 			}
@@ -308,7 +336,12 @@ func (ch *channel) WriteExtended(data []byte, extendedCode uint32) (n int, err e
 		}
 		binary.BigEndian.PutUint32(buf[headerLength-4:], uint32(len(todo)))
 		copy(buf[headerLength:], todo)
-		if err = ch.writePacket(buf); err != nil {
+		if room > 0 {
+			err = ch.writePacketRoom(pooled[:room+int(want)], room)
+		} else {
+			err = ch.writePacket(buf)
+		}
+		if err != nil {
 			return n, err
 		}
 

@@ -330,32 +330,52 @@ func newGCMCipher(key, iv, unusedMacKey []byte, unusedAlgs DirectionAlgorithms) 
 const gcmTagSize = 16
 
 func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader, packet []byte) error {
+	// Copy the packet into c.buf with room around it, and seal it there.
+	n := packetRoom + len(packet)
+	if cap(c.buf) < n+packetTailRoom {
+		c.buf = make([]byte, n, n+packetTailRoom)
+	}
+	c.buf = c.buf[:n]
+	copy(c.buf[packetRoom:], packet)
+	return c.writeCipherPacketRoom(seqNum, w, rand, c.buf, packetRoom)
+}
+
+// packetRoom and packetTailRoom are the room a packet needs before and
+// after it to be sealed in place: the length and the padding length
+// before, the padding and the tag after.
+const (
+	packetRoom     = 4 + 1
+	packetTailRoom = packetSizeMultiple + 3 + gcmTagSize
+)
+
+// writeCipherPacketRoom seals the packet buf[off:] in place, using the room
+// around it for the length, the padding and the tag, and writes all of it
+// with one Write, so that a large packet passes the caller's bufio.Writer
+// without being copied into it and split in two. Without enough room it
+// is writeCipherPacket.
+func (c *gcmCipher) writeCipherPacketRoom(seqNum uint32, w io.Writer, rand io.Reader, buf []byte, off int) error {
+	packet := buf[off:]
 	// Pad out to multiple of 16 bytes. This is different from the
 	// stream cipher because that encrypts the length too.
 	padding := byte(packetSizeMultiple - (1+len(packet))%packetSizeMultiple)
 	if padding < 4 {
 		padding += packetSizeMultiple
 	}
-
+	if off < packetRoom || cap(buf)-len(buf) < int(padding)+gcmTagSize {
+		return c.writeCipherPacket(seqNum, w, rand, packet)
+	}
 	length := uint32(len(packet) + int(padding) + 1)
 
-	// The length, the sealed packet and its tag go out in one Write, so
-	// that a large packet passes the caller's bufio.Writer without being
-	// copied into it and split in two.
-	prefixLen := len(c.prefix)
-	total := prefixLen + int(length) + gcmTagSize
-	if cap(c.buf) < total {
-		c.buf = make([]byte, total)
-	}
-	buf := c.buf[:prefixLen+int(length)]
-	binary.BigEndian.PutUint32(buf, length)
-	buf[prefixLen] = padding
-	copy(buf[prefixLen+1:], packet)
-	if _, err := io.ReadFull(rand, buf[prefixLen+1+len(packet):]); err != nil {
+	start := off - packetRoom
+	prefix := buf[start : start+4]
+	plain := buf[start+4 : len(buf)+int(padding)]
+	binary.BigEndian.PutUint32(prefix, length)
+	plain[0] = padding
+	if _, err := io.ReadFull(rand, plain[1+len(packet):]); err != nil {
 		return err
 	}
-	sealed := c.aead.Seal(buf[prefixLen:prefixLen], c.iv, buf[prefixLen:], buf[:prefixLen])
-	if _, err := w.Write(c.buf[:prefixLen+len(sealed)]); err != nil {
+	sealed := c.aead.Seal(plain[:0], c.iv, plain, prefix)
+	if _, err := w.Write(buf[start : start+4+len(sealed)]); err != nil {
 		return err
 	}
 	c.incIV()
@@ -388,6 +408,12 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 		return nil, errors.New("ssh: max packet length exceeded")
 	}
 
+	return c.readSealed(r, length)
+}
+
+// readSealed reads the ciphertext and tag of a packet of the given length
+// into c.buf and opens it; c.prefix holds the length.
+func (c *gcmCipher) readSealed(r io.Reader, length uint32) ([]byte, error) {
 	if cap(c.buf) < int(length+gcmTagSize) {
 		c.buf = make([]byte, length+gcmTagSize)
 	} else {
@@ -416,15 +442,7 @@ func (c *gcmCipher) readBufferedPacket(r *bufio.Reader) ([]byte, error) {
 	if total > r.Size() {
 		copy(c.prefix[:], prefix)
 		r.Discard(len(c.prefix))
-		if cap(c.buf) < int(length+gcmTagSize) {
-			c.buf = make([]byte, length+gcmTagSize)
-		} else {
-			c.buf = c.buf[:length+gcmTagSize]
-		}
-		if _, err := io.ReadFull(r, c.buf); err != nil {
-			return nil, err
-		}
-		return c.open(length, c.buf)
+		return c.readSealed(r, length)
 	}
 	wire, err := peekFull(r, total)
 	if err != nil {

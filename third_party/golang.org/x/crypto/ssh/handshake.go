@@ -262,10 +262,19 @@ func (t *handshakeTransport) readLoop() {
 }
 
 func (t *handshakeTransport) pushPacket(p []byte) error {
+	return t.pushPacketRoom(p, 0)
+}
+
+// pushPacketRoom is pushPacket for the packet buf[off:] with room around
+// it (see roomWriter).
+func (t *handshakeTransport) pushPacketRoom(buf []byte, off int) error {
 	if debugHandshake {
-		t.printPacket(p, true)
+		t.printPacket(buf[off:], true)
 	}
-	return t.conn.writePacket(p)
+	if rw, ok := t.conn.(roomWriter); ok && off > 0 {
+		return rw.writePacketRoom(buf, off)
+	}
+	return t.conn.writePacket(buf[off:])
 }
 
 func (t *handshakeTransport) getWriteError() error {
@@ -578,6 +587,13 @@ func (t *handshakeTransport) sendKexInit() error {
 var errSendBannerPhase = errors.New("ssh: SendAuthBanner outside of authentication phase")
 
 func (t *handshakeTransport) writePacket(p []byte) error {
+	return t.writePacketRoom(p, 0)
+}
+
+// writePacketRoom is writePacket for the packet buf[off:] with room around
+// it (see roomWriter).
+func (t *handshakeTransport) writePacketRoom(buf []byte, off int) error {
+	p := buf[off:]
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
@@ -627,7 +643,7 @@ func (t *handshakeTransport) writePacket(p []byte) error {
 		t.requestKeyExchange()
 	}
 
-	if err := t.pushPacket(p); err != nil {
+	if err := t.pushPacketRoom(buf, off); err != nil {
 		t.writeError = err
 		t.writeCond.Broadcast()
 		return err

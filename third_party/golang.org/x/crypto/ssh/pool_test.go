@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"sync"
 	"testing"
 )
 
@@ -375,5 +376,144 @@ func TestWriteToReleasesPackets(t *testing.T) {
 		if e.pkt != nil || e.buf != nil {
 			t.Errorf("element %d still holds its packet after writeTo", i)
 		}
+	}
+}
+
+// TestChanConnWriteTo: a forwarded connection (chanConn) passes WriteTo on
+// to its channel.
+func TestChanConnWriteTo(t *testing.T) {
+	writer, reader, mux := channelPair(t)
+	defer writer.Close()
+	defer reader.Close()
+	defer mux.Close()
+
+	data := make([]byte, 100000)
+	rand.Read(data)
+	go func() {
+		writer.Write(data)
+		writer.CloseWrite()
+	}()
+	ch := &writeToRecorder{channel: reader}
+	conn := &chanConn{Channel: ch}
+	var got bytes.Buffer
+	n, err := conn.WriteTo(&got)
+	if err != nil || n != int64(len(data)) || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("WriteTo: %d, %v; want the %d bytes sent", n, err, len(data))
+	}
+	if !ch.used {
+		t.Error("chanConn.WriteTo did not use the channel's WriteTo")
+	}
+}
+
+type writeToRecorder struct {
+	*channel
+	used bool
+}
+
+func (c *writeToRecorder) WriteTo(w io.Writer) (int64, error) {
+	c.used = true
+	return c.channel.WriteTo(w)
+}
+
+// TestGCMWritesInPlace checks that a packet with room around it is sealed
+// where it lies and written from there in one Write, and that it reads
+// back intact; without enough room it still goes out whole, through the
+// copying path.
+func TestGCMWritesInPlace(t *testing.T) {
+	w, r := gcmPair(t)
+	rc, ok := w.(roomCipher)
+	if !ok {
+		t.Fatal("gcmCipher cannot seal in place")
+	}
+	for i, tc := range []struct {
+		off, n, tail int
+		inPlace      bool
+	}{
+		{packetRoom, 20000, packetTailRoom, true},
+		{packetRoom + 7, 1, packetTailRoom, true},
+		{packetRoom - 1, 5000, packetTailRoom, false},
+		{packetRoom, 5000, 2, false},
+	} {
+		buf := make([]byte, tc.off+tc.n, tc.off+tc.n+tc.tail)
+		rand.Read(buf[tc.off:])
+		want := append([]byte(nil), buf[tc.off:]...)
+		var wire countingWriter
+		if err := rc.writeCipherPacketRoom(uint32(i), &wire, rand.Reader, buf, tc.off); err != nil {
+			t.Fatal(err)
+		}
+		if wire.calls != 1 {
+			t.Errorf("case %d: %d writes, want 1", i, wire.calls)
+		}
+		start := tc.off - packetRoom
+		inPlace := start >= 0 && start+wire.Len() <= cap(buf) && bytes.Equal(wire.Bytes(), buf[start:start+wire.Len()])
+		if inPlace != tc.inPlace {
+			t.Errorf("case %d: sealed in place = %v, want %v", i, inPlace, tc.inPlace)
+		}
+		got, err := r.readCipherPacket(uint32(i), bufio.NewReader(&wire.Buffer))
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("case %d: packet read back differs", i)
+		}
+	}
+}
+
+// roomRecorder is a packetConn that takes packets with room around them,
+// recording each offset and checking the room promised.
+type roomRecorder struct {
+	packetConn
+	t    *testing.T
+	mu   sync.Mutex
+	offs []int
+}
+
+func (c *roomRecorder) writePacketRoom(buf []byte, off int) error {
+	if off < packetRoom || cap(buf)-len(buf) < packetTailRoom {
+		c.t.Errorf("packet at %d with %d bytes after it: not the room promised", off, cap(buf)-len(buf))
+	}
+	c.mu.Lock()
+	c.offs = append(c.offs, off)
+	c.mu.Unlock()
+	return c.packetConn.writePacket(append([]byte(nil), buf[off:]...))
+}
+
+// TestWriteExtendedLeavesRoom checks that a large channel write hands the
+// transport its packets with room to seal them in place, and the data
+// arrives intact.
+func TestWriteExtendedLeavesRoom(t *testing.T) {
+	a, b := memPipe()
+	rec := &roomRecorder{packetConn: b, t: t}
+	sm, cm := newMux(a), newMux(rec)
+	defer sm.Close()
+	defer cm.Close()
+	res := make(chan Channel, 1)
+	go func() {
+		nc := <-sm.incomingChannels
+		ch, _, err := nc.Accept()
+		if err != nil {
+			t.Error(err)
+		}
+		res <- ch
+	}()
+	writer, err := cm.openChannel("chan", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := <-res
+	data := make([]byte, 200000)
+	rand.Read(data)
+	go writer.Write(data)
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(reader, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("data differs")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.offs) == 0 {
+		t.Fatal("no packet was written with room around it")
 	}
 }

@@ -511,6 +511,16 @@ type chanConn struct {
 	laddr, raddr net.Addr
 }
 
+// WriteTo writes the connection's data to w until EOF through the
+// channel's WriteTo, which hands w the received packets without copying
+// them into a buffer of the caller's.
+func (t *chanConn) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := t.Channel.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	return io.Copy(w, t.Channel)
+}
+
 // LocalAddr returns the local network address.
 func (t *chanConn) LocalAddr() net.Addr {
 	return t.laddr

@@ -183,16 +183,36 @@ func (s *connectionState) readPacket(r *bufio.Reader, strictMode bool) ([]byte, 
 }
 
 func (t *transport) writePacket(packet []byte) error {
-	if debugTransport {
-		t.printPacket(packet, true)
-	}
-	return t.writer.writePacket(t.bufWriter, t.rand, packet, t.strictMode)
+	return t.writePacketRoom(packet, 0)
 }
 
-func (s *connectionState) writePacket(w *bufio.Writer, rand io.Reader, packet []byte, strictMode bool) error {
+// writePacketRoom is writePacket for the packet buf[off:] with room around
+// it (see roomWriter).
+func (t *transport) writePacketRoom(buf []byte, off int) error {
+	if debugTransport {
+		t.printPacket(buf[off:], true)
+	}
+	return t.writer.writePacket(t.bufWriter, t.rand, buf, off, t.strictMode)
+}
+
+// roomCipher is a packetCipher that can seal a packet in place when it
+// has room around it (see roomWriter).
+type roomCipher interface {
+	writeCipherPacketRoom(seqnum uint32, w io.Writer, rand io.Reader, buf []byte, off int) error
+}
+
+// writePacket writes the packet buf[off:]; with off > 0 the room around it
+// may be used (see roomWriter).
+func (s *connectionState) writePacket(w *bufio.Writer, rand io.Reader, buf []byte, off int, strictMode bool) error {
+	packet := buf[off:]
 	changeKeys := len(packet) > 0 && packet[0] == msgNewKeys
 
-	err := s.packetCipher.writeCipherPacket(s.seqNum, w, rand, packet)
+	var err error
+	if rc, ok := s.packetCipher.(roomCipher); ok && off > 0 {
+		err = rc.writeCipherPacketRoom(s.seqNum, w, rand, buf, off)
+	} else {
+		err = s.packetCipher.writeCipherPacket(s.seqNum, w, rand, packet)
+	}
 	if err != nil {
 		return err
 	}
