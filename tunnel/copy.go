@@ -17,21 +17,20 @@ import (
 // packet.
 const copyBufSize = 32 << 10
 
-// drainBufSize is the pooled buffer for reading a busy SSH channel: when
-// the client side falls behind, one read takes the packets already queued
-// (up to two full ones), one write passes them on, and x/crypto/ssh sends
-// one window adjustment for them (it sends one per read once more than
-// three packets are outstanding). Larger sizes measured no better.
+// drainBufSize is the pooled buffer for reading a busy source that cannot
+// say when it is readable (a socket outside Unix, or a channel without
+// WriteTo): one read takes what is queued (up to two full SSH packets) and
+// one write passes it on. Larger sizes measured no better.
 const drainBufSize = 64 << 10
 
-// drainShort is a read from a channel small enough to go back to the idle
-// buffer: less than half a full packet means the sender is no longer
-// streaming full packets.
+// drainShort is a read small enough to go back to the idle buffer: less
+// than half a full packet means the sender is no longer streaming full
+// packets.
 const drainShort = 16 << 10
 
 // idleBufSize is the buffer a connection keeps for itself to wait on a
-// source that cannot say when it is readable (an SSH channel): an idle
-// connection holds this much, not drainBufSize.
+// source that cannot say when it is readable: an idle connection holds
+// this much, not drainBufSize.
 const idleBufSize = 2 << 10
 
 var (
