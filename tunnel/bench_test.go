@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,30 +286,23 @@ func BenchmarkCopyIdleConns(b *testing.B) {
 	b.ReportMetric(perConn, "heap-B/conn")
 }
 
-// memEcho is an echo target without a socket: io.Copy in the server's
-// pipe uses its ReadFrom and WriteTo, which move data through a channel
-// with a small buffer.
+// memEcho is an echo target without a socket: the server's pipe writes to
+// it (the channel's WriteTo calls Write) and copies from it (through its
+// WriteTo); the data moves through a channel with a small buffer.
 type memEcho struct {
-	q chan []byte
+	q    chan []byte
+	once sync.Once
 }
 
-func (e *memEcho) ReadFrom(r io.Reader) (int64, error) {
-	defer close(e.q)
-	buf := make([]byte, 512)
-	var n int64
-	for {
-		m, err := r.Read(buf)
-		if m > 0 {
-			e.q <- slices.Clone(buf[:m])
-			n += int64(m)
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
+func (e *memEcho) Write(p []byte) (int, error) {
+	e.q <- slices.Clone(p)
+	return len(p), nil
+}
+
+// CloseWrite is the end of what the client sent: the echo ends too.
+func (e *memEcho) CloseWrite() error {
+	e.once.Do(func() { close(e.q) })
+	return nil
 }
 
 func (e *memEcho) WriteTo(w io.Writer) (int64, error) {
@@ -324,7 +318,6 @@ func (e *memEcho) WriteTo(w io.Writer) (int64, error) {
 }
 
 func (e *memEcho) Read([]byte) (int, error)         { return 0, io.EOF }
-func (e *memEcho) Write(p []byte) (int, error)      { return len(p), nil }
 func (e *memEcho) Close() error                     { return nil }
 func (e *memEcho) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (e *memEcho) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
