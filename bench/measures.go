@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,11 +44,15 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	// Per direction, per client: the rate, and the CPU the client process
 	// and sshd (all its processes: one client transfers at a time) spent
 	// per MiB — steadier than the rate on a shared machine, and telling
-	// whether a client makes the server work harder.
+	// whether a client makes the server work harder; then all the CPU the
+	// transfer took (client, sshd and this process, which is the source
+	// or the sink) per MiB, and how many CPUs that kept busy on average:
+	// the same work spread over a longer time means the processes waited
+	// on each other more.
 	type direction struct {
-		name, arrow     string
-		transfer        func(c *client, size int64) (time.Duration, error)
-		rate, cpu, sshd map[string][]float64
+		name, arrow                string
+		transfer                   func(c *client, size int64) (time.Duration, error)
+		rate, cpu, sshd, all, busy map[string][]float64
 	}
 	var dirs []*direction
 	if o.Direction != "down" {
@@ -61,6 +66,7 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	warm := min(o.Size, 16<<20)
 	for _, d := range dirs {
 		d.rate, d.cpu, d.sshd = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+		d.all, d.busy = map[string][]float64{}, map[string][]float64{}
 		for _, n := range allClients {
 			if _, err := d.transfer(cs[n], warm); err != nil {
 				return nil, fmt.Errorf("%s: warm-up %s: %w", n, d.name, err)
@@ -80,18 +86,29 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 					return nil, err
 				}
 				s0 := treeCPU(e.srv.Pids())
+				h0, err := procCPU(os.Getpid())
+				if err != nil {
+					return nil, err
+				}
 				dur, err := d.transfer(cs[n], o.Size)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %s, round %d: %w", n, d.name, r+1, err)
+				}
+				h1, err := procCPU(os.Getpid())
+				if err != nil {
+					return nil, err
 				}
 				s1 := treeCPU(e.srv.Pids())
 				c1, err := procCPU(pid)
 				if err != nil {
 					return nil, err
 				}
+				all := (c1 - c0) + (s1 - s0) + (h1 - h0)
 				d.rate[n] = append(d.rate[n], float64(o.Size)*8/dur.Seconds()/1e6)
 				d.cpu[n] = append(d.cpu[n], perMiB(c1-c0))
 				d.sshd[n] = append(d.sshd[n], perMiB(s1-s0))
+				d.all[n] = append(d.all[n], perMiB(all))
+				d.busy[n] = append(d.busy[n], all.Seconds()/dur.Seconds())
 			}
 		}
 	}
@@ -118,6 +135,14 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	}
 	for _, d := range dirs {
 		add("sshd_cpu_per_mib_"+d.name, "sshd CPU per MiB, "+d.arrow, "ms/MiB", "lower", cpuNote, d.sshd, nil)
+	}
+	allNote := fmt.Sprintf("utime+stime of the client, of every sshd process and of the harness (the source or the sink) around each transfer, ÷ %d MiB; median of %d rounds: all the work the transfer took", o.Size>>20, o.Rounds)
+	for _, d := range dirs {
+		add("all_cpu_per_mib_"+d.name, "all CPU per MiB (client + sshd + harness), "+d.arrow, "ms/MiB", "lower", allNote, d.all, nil)
+	}
+	busyNote := "that CPU time ÷ the transfer's wall time, median of the rounds: how many of the machine's CPUs the transfer kept busy on average; the same work at fewer busy CPUs is time the processes spent waiting on each other"
+	for _, d := range dirs {
+		add("cpus_busy_"+d.name, "CPUs busy during the transfer, "+d.arrow, "CPUs", "higher", busyNote, d.busy, nil)
 	}
 	return rows, nil
 }

@@ -48,6 +48,10 @@ func TestHarnessSmoke(t *testing.T) {
 		"cpu_per_mib_down":      allClients,
 		"sshd_cpu_per_mib_up":   allClients,
 		"sshd_cpu_per_mib_down": allClients,
+		"all_cpu_per_mib_up":    allClients,
+		"all_cpu_per_mib_down":  allClients,
+		"cpus_busy_up":          allClients,
+		"cpus_busy_down":        allClients,
 		"latency_p50":           allClients,
 		"latency_p99":           allClients,
 		"concurrent_completed":  allClients,
@@ -59,7 +63,8 @@ func TestHarnessSmoke(t *testing.T) {
 		"restart_to_forward":    {clientKuguri},
 	}
 	// CPU in 10 ms ticks: a smoke-sized transfer may cost less than one.
-	canBeZero := map[string]bool{"idle_cpu": true, "cpu_per_mib_up": true, "cpu_per_mib_down": true, "sshd_cpu_per_mib_up": true, "sshd_cpu_per_mib_down": true}
+	canBeZero := map[string]bool{"idle_cpu": true, "cpu_per_mib_up": true, "cpu_per_mib_down": true, "sshd_cpu_per_mib_up": true, "sshd_cpu_per_mib_down": true,
+		"all_cpu_per_mib_up": true, "all_cpu_per_mib_down": true, "cpus_busy_up": true, "cpus_busy_down": true}
 	for key, clients := range want {
 		r, ok := rows[key]
 		if !ok {
