@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,28 +14,40 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// tcpPair returns both ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+// socketPair returns both ends of a connected TCP (or Unix) socket on
+// loopback.
+func socketPair(t *testing.T, network string) (net.Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(t.TempDir(), "s")
+	}
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	acc := make(chan net.Conn, 1)
+	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, _ := ln.Accept()
-		acc <- c
+		accepted <- c
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	a, err := net.Dial(network, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := <-acc
-	if s == nil {
+	b := <-accepted
+	if b == nil {
 		t.Fatal("accept failed")
 	}
-	t.Cleanup(func() { c.Close(); s.Close() })
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (client, server *net.TCPConn) {
+	t.Helper()
+	c, s := socketPair(t, "tcp")
 	return c.(*net.TCPConn), s.(*net.TCPConn)
 }
 
