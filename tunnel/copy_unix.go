@@ -9,8 +9,8 @@ import (
 	"syscall"
 )
 
-// rawReadable returns the raw conn of a TCP or Unix socket, to be read by
-// readBorrowed; nil for anything else.
+// rawReadable returns the raw conn of a TCP or Unix socket (read by
+// readBorrowed, and under rawSocket on Linux); nil for anything else.
 func rawReadable(r io.Reader) syscall.RawConn {
 	switch c := r.(type) {
 	case *net.TCPConn:

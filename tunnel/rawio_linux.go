@@ -41,17 +41,8 @@ type rawSocket struct {
 // rawSocketConn returns c with raw reads and writes when it is a TCP or
 // Unix socket, c itself otherwise.
 func rawSocketConn(c net.Conn) net.Conn {
-	var rc syscall.RawConn
-	var err error
-	switch t := c.(type) {
-	case *net.TCPConn:
-		rc, err = t.SyscallConn()
-	case *net.UnixConn:
-		rc, err = t.SyscallConn()
-	default:
-		return c
-	}
-	if err != nil {
+	rc := rawReadable(c)
+	if rc == nil {
 		return c
 	}
 	return &rawSocket{Conn: c, rc: rc}
