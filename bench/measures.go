@@ -50,9 +50,9 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	// the same work spread over a longer time means the processes waited
 	// on each other more.
 	type direction struct {
-		name, arrow                string
-		transfer                   func(c *client, size int64) (time.Duration, error)
-		rate, cpu, sshd, all, busy map[string][]float64
+		name, arrow string
+		transfer    func(c *client, size int64) (time.Duration, error)
+		samples     map[string]map[string][]float64 // row key prefix → client → samples
 	}
 	var dirs []*direction
 	if o.Direction != "down" {
@@ -65,8 +65,7 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	}
 	warm := min(o.Size, 16<<20)
 	for _, d := range dirs {
-		d.rate, d.cpu, d.sshd = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
-		d.all, d.busy = map[string][]float64{}, map[string][]float64{}
+		d.samples = map[string]map[string][]float64{}
 		for _, n := range allClients {
 			if _, err := d.transfer(cs[n], warm); err != nil {
 				return nil, fmt.Errorf("%s: warm-up %s: %w", n, d.name, err)
@@ -104,11 +103,18 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 					return nil, err
 				}
 				all := (c1 - c0) + (s1 - s0) + (h1 - h0)
-				d.rate[n] = append(d.rate[n], float64(o.Size)*8/dur.Seconds()/1e6)
-				d.cpu[n] = append(d.cpu[n], perMiB(c1-c0))
-				d.sshd[n] = append(d.sshd[n], perMiB(s1-s0))
-				d.all[n] = append(d.all[n], perMiB(all))
-				d.busy[n] = append(d.busy[n], all.Seconds()/dur.Seconds())
+				for key, v := range map[string]float64{
+					"throughput":       float64(o.Size) * 8 / dur.Seconds() / 1e6,
+					"cpu_per_mib":      perMiB(c1 - c0),
+					"sshd_cpu_per_mib": perMiB(s1 - s0),
+					"all_cpu_per_mib":  perMiB(all),
+					"cpus_busy":        all.Seconds() / dur.Seconds(),
+				} {
+					if d.samples[key] == nil {
+						d.samples[key] = map[string][]float64{}
+					}
+					d.samples[key][n] = append(d.samples[key][n], v)
+				}
 			}
 		}
 	}
@@ -118,31 +124,28 @@ func measureThroughput(ctx context.Context, e *env, rep *Report) ([]Row, error) 
 	tgt := &target{ratio: true, v: 1.0, text: "≥ 1.0× ssh aes128-gcm"}
 	note := fmt.Sprintf("%d MiB per transfer, median of %d rounds, clients interleaved", o.Size>>20, o.Rounds)
 	cpuNote := fmt.Sprintf("utime+stime of the client process (sshd rows: of every sshd process) around each transfer (/proc/PID/stat, 10 ms ticks) ÷ %d MiB; median of %d rounds; no target, it explains the rates", o.Size>>20, o.Rounds)
-	var rows []Row
-	add := func(key, title, unit, better, note string, samples map[string][]float64, t *target) {
-		r := Row{Key: key, Title: title, Unit: unit, Better: better, Values: map[string]float64{}, Samples: samples, Note: note}
-		for n, s := range samples {
-			r.Values[n] = median(s)
-		}
-		r.finishAgainst(clientSSHGCM, t)
-		rows = append(rows, r)
-	}
-	for _, d := range dirs {
-		add("throughput_"+d.name, "throughput "+d.arrow, "Mbit/s", "higher", note, d.rate, tgt)
-	}
-	for _, d := range dirs {
-		add("cpu_per_mib_"+d.name, "client CPU per MiB, "+d.arrow, "ms/MiB", "lower", cpuNote, d.cpu, nil)
-	}
-	for _, d := range dirs {
-		add("sshd_cpu_per_mib_"+d.name, "sshd CPU per MiB, "+d.arrow, "ms/MiB", "lower", cpuNote, d.sshd, nil)
-	}
 	allNote := fmt.Sprintf("utime+stime of the client, of every sshd process and of the harness (the source or the sink) around each transfer, ÷ %d MiB; median of %d rounds: all the work the transfer took", o.Size>>20, o.Rounds)
-	for _, d := range dirs {
-		add("all_cpu_per_mib_"+d.name, "all CPU per MiB (client + sshd + harness), "+d.arrow, "ms/MiB", "lower", allNote, d.all, nil)
-	}
 	busyNote := "that CPU time ÷ the transfer's wall time, median of the rounds: how many of the machine's CPUs the transfer kept busy on average; the same work at fewer busy CPUs is time the processes spent waiting on each other"
-	for _, d := range dirs {
-		add("cpus_busy_"+d.name, "CPUs busy during the transfer, "+d.arrow, "CPUs", "higher", busyNote, d.busy, nil)
+	var rows []Row
+	for _, m := range []struct {
+		key, title, unit, better, note string
+		t                              *target
+	}{
+		{"throughput", "throughput ", "Mbit/s", "higher", note, tgt},
+		{"cpu_per_mib", "client CPU per MiB, ", "ms/MiB", "lower", cpuNote, nil},
+		{"sshd_cpu_per_mib", "sshd CPU per MiB, ", "ms/MiB", "lower", cpuNote, nil},
+		{"all_cpu_per_mib", "all CPU per MiB (client + sshd + harness), ", "ms/MiB", "lower", allNote, nil},
+		{"cpus_busy", "CPUs busy during the transfer, ", "CPUs", "higher", busyNote, nil},
+	} {
+		for _, d := range dirs {
+			samples := d.samples[m.key]
+			r := Row{Key: m.key + "_" + d.name, Title: m.title + d.arrow, Unit: m.unit, Better: m.better, Values: map[string]float64{}, Samples: samples, Note: m.note}
+			for n, s := range samples {
+				r.Values[n] = median(s)
+			}
+			r.finishAgainst(clientSSHGCM, m.t)
+			rows = append(rows, r)
+		}
 	}
 	return rows, nil
 }
