@@ -78,11 +78,12 @@ func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 	if c, ok := dst.(net.Conn); ok {
 		dst = rawSocketConn(c)
 	}
-	if wt, ok := src.(io.WriterTo); ok {
-		if _, ok := src.(ssh.Channel); ok {
-			_, err := wt.WriteTo(&countWriter{w: dst, n: n})
-			return err
-		}
+	if ch, ok := src.(interface {
+		ssh.Channel
+		io.WriterTo
+	}); ok {
+		_, err := ch.WriteTo(&countWriter{w: dst, n: n})
+		return err
 	}
 	return copyAdaptive(dst, src, n)
 }
