@@ -67,12 +67,21 @@ func (s *fwdStats) errText() string {
 
 // copyCount copies src to dst until src ends, adding each write to n. A
 // pooled buffer is held only while data moves: a TCP or Unix socket source
-// (on Unix) is read into one taken once the socket is readable; an SSH
-// channel writes its received packets to dst itself (WriteTo); any other
-// source is read into a small buffer of the connection's own while it is
-// quiet, and into a pooled one while it streams.
+// (on Unix) is read by an SSH channel straight into the packet it sends
+// (ReadFrom), or, for any other dst, into a buffer taken once the socket is
+// readable; an SSH channel writes its received packets to dst itself
+// (WriteTo); any other source is read into a small buffer of the
+// connection's own while it is quiet, and into a pooled one while it
+// streams.
 func copyCount(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 	if rc := rawReadable(src); rc != nil {
+		if ch, ok := dst.(interface {
+			ssh.Channel
+			io.ReaderFrom
+		}); ok {
+			_, err := ch.ReadFrom(&sockReader{r: rawSocketConn(src.(net.Conn)), rc: rc, n: n})
+			return err
+		}
 		return copyRaw(dst, rc, n)
 	}
 	if c, ok := dst.(net.Conn); ok {
@@ -99,11 +108,34 @@ type countWriter struct {
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	nw, err := c.w.Write(p)
-	if nw > 0 {
-		c.n.Add(uint64(nw))
-	}
+	addCount(c.n, nw)
 	return nw, err
 }
+
+// addCount adds k bytes moved, if any, to n.
+func addCount(n *atomic.Uint64, k int) {
+	if k > 0 {
+		n.Add(uint64(k))
+	}
+}
+
+// sockReader is a client's socket read by an SSH channel's ReadFrom (the
+// x/crypto kuguri carries, third_party/README.md): the channel reads
+// straight into the packet it sends, counted here, and waits in WaitRead
+// while the client is quiet, holding no buffer.
+type sockReader struct {
+	r  io.Reader // the socket (raw on Linux: rawSocketConn)
+	rc syscall.RawConn
+	n  *atomic.Uint64
+}
+
+func (s *sockReader) Read(p []byte) (int, error) {
+	k, err := s.r.Read(p)
+	addCount(s.n, k)
+	return k, err
+}
+
+func (s *sockReader) WaitRead() error { return waitReadable(s.rc) }
 
 // copyRaw copies from a raw socket: each read borrows a pooled buffer once
 // the socket has data (see readBorrowed) and returns it after the write.
@@ -173,9 +205,7 @@ func copyAdaptive(dst io.Writer, src io.Reader, n *atomic.Uint64) error {
 
 func writeAll(dst io.Writer, p []byte, n *atomic.Uint64) error {
 	nw, err := dst.Write(p)
-	if nw > 0 {
-		n.Add(uint64(nw))
-	}
+	addCount(n, nw)
 	if err != nil {
 		return err
 	}

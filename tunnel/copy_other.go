@@ -11,3 +11,5 @@ import (
 func rawReadable(io.Reader) syscall.RawConn { return nil }
 
 func readBorrowed(syscall.RawConn) (*[]byte, int, error) { panic("unreachable") }
+
+func waitReadable(syscall.RawConn) error { panic("unreachable") }

@@ -217,3 +217,79 @@ func TestCopyCountChannelWriteTo(t *testing.T) {
 		t.Fatalf("Read called %d times; want WriteTo only", ch.reads)
 	}
 }
+
+// readerFromChannel is an SSH channel that takes data through ReadFrom, as
+// the channels of the x/crypto kuguri carries do; Write must not be used.
+// Its ReadFrom waits (WaitRead) before every read, as the real one does
+// after a short read.
+type readerFromChannel struct {
+	ssh.Channel // for the type only: no other method is called
+	got         bytes.Buffer
+	writes      int
+	waits       int
+	noWaiter    bool
+}
+
+func (c *readerFromChannel) Write(p []byte) (int, error) {
+	c.writes++
+	return 0, errors.New("Write called on a channel that has ReadFrom")
+}
+
+func (c *readerFromChannel) ReadFrom(r io.Reader) (int64, error) {
+	wr, ok := r.(interface{ WaitRead() error })
+	if !ok {
+		c.noWaiter = true
+	}
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		if ok {
+			if err := wr.WaitRead(); err != nil {
+				return n, err
+			}
+			c.waits++
+		}
+		k, err := r.Read(buf)
+		c.got.Write(buf[:k])
+		n += int64(k)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// TestCopyCountChannelReadFrom: a socket is copied into a channel through
+// the channel's ReadFrom, every byte counted, never through Write; the
+// reader it is handed can wait for the socket without reading it, through
+// a quiet spell and at the end of the stream.
+func TestCopyCountChannelReadFrom(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			client, server := socketPair(t, network)
+			want := append([]byte("hello"), bytes.Repeat([]byte{9}, 100000)...)
+			go func() {
+				client.Write(want[:5])
+				time.Sleep(50 * time.Millisecond) // quiet: WaitRead must wait
+				client.Write(want[5:])
+				client.Close()
+			}()
+			ch := &readerFromChannel{}
+			var n atomic.Uint64
+			if err := copyCount(ch, server, &n); err != nil {
+				t.Fatal(err)
+			}
+			if ch.writes != 0 || ch.noWaiter {
+				t.Fatalf("Write called %d times, reader without WaitRead: %v; want ReadFrom with WaitRead", ch.writes, ch.noWaiter)
+			}
+			if !bytes.Equal(ch.got.Bytes(), want) || n.Load() != uint64(len(want)) {
+				t.Fatalf("copied %d bytes (counted %d), want %d", ch.got.Len(), n.Load(), len(want))
+			}
+			if ch.waits < 3 {
+				t.Fatalf("%d WaitReads, want one per read (at least 3: hello, the rest, the end)", ch.waits)
+			}
+		})
+	}
+}

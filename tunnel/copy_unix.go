@@ -61,3 +61,25 @@ func readBorrowed(rc syscall.RawConn) (bp *[]byte, n int, err error) {
 	}
 	return bp, n, nil
 }
+
+// waitReadable returns once the socket has data, or its end, to read: a
+// one-byte peek, and the runtime's poller while there is nothing.
+func waitReadable(rc syscall.RawConn) error {
+	var serr error
+	err := rc.Read(func(fd uintptr) bool {
+		for {
+			serr = sockPeek(fd)
+			if serr != syscall.EINTR {
+				break
+			}
+		}
+		return serr != syscall.EAGAIN
+	})
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return os.NewSyscallError("recvfrom", serr)
+	}
+	return nil
+}

@@ -119,3 +119,14 @@ func sockWrite(fd uintptr, p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// sockPeek looks at whether a non-blocking socket has a byte (or its end)
+// to read, leaving it there; a raw recvfrom(2), unseen by the scheduler.
+func sockPeek(fd uintptr) error {
+	var b [1]byte
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}

@@ -356,6 +356,70 @@ func (ch *channel) WriteExtended(data []byte, extendedCode uint32) (n int, err e
 	return n, err
 }
 
+// readFromMax is the most data ReadFrom puts in one packet: what fits in a
+// pooled packet buffer with the room the cipher needs around it.
+const readFromMax = pktPoolNeed - packetRoom - 9 - packetTailRoom
+
+// ReadFrom implements io.ReaderFrom: it sends what it reads from r as the
+// channel's data until r returns io.EOF (which is not an error) or fails,
+// reading straight into the packets it sends: the data is not copied from
+// a buffer of the caller's, as Write copies it. A pooled packet buffer is
+// held only for one read and the write that sends it. If r has a method
+// WaitRead() error, which returns once r has data (or its end) to read,
+// ReadFrom calls it before every read that follows a short one, and holds
+// no buffer while r is quiet. ReadFrom does not close the write side, and
+// must not be called at the same time as Write.
+func (ch *channel) ReadFrom(r io.Reader) (n int64, err error) {
+	wr, _ := r.(interface{ WaitRead() error })
+	full := false // the last read filled its packet: more is likely waiting
+	for {
+		if wr != nil && !full {
+			if err := wr.WaitRead(); err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				return n, err
+			}
+		}
+		if ch.sentEOF {
+			return n, io.EOF
+		}
+		space, err := ch.remoteWin.reserve(min(ch.maxRemotePayload, readFromMax))
+		if err != nil {
+			return n, err
+		}
+		buf := newPacketBuf(pktPoolNeed)
+		const off = packetRoom + 9
+		k, rerr := r.Read(buf[off : off+int(space)])
+		if k < 0 || k > int(space) {
+			k, rerr = 0, errors.New("ssh: invalid read result")
+		}
+		if k < int(space) {
+			ch.remoteWin.add(space - uint32(k))
+		}
+		full = k == int(space)
+		var werr error
+		if k > 0 {
+			p := buf[packetRoom : off+k]
+			p[0] = msgChannelData
+			binary.BigEndian.PutUint32(p[1:], ch.remoteId)
+			binary.BigEndian.PutUint32(p[5:], uint32(k))
+			if werr = ch.writePacketRoom(buf[:off+k], packetRoom); werr == nil {
+				n += int64(k)
+			}
+		}
+		releasePacketBuf(buf)
+		switch {
+		case werr != nil:
+			return n, werr
+		case rerr == io.EOF:
+			return n, nil
+		case rerr != nil:
+			return n, rerr
+		}
+	}
+}
+
 func (ch *channel) handleData(packet []byte) error {
 	headerLen := 9
 	isExtendedData := packet[0] == msgChannelExtendedData

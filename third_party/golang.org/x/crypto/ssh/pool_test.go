@@ -10,6 +10,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -478,15 +479,16 @@ func (c *roomRecorder) writePacketRoom(buf []byte, off int) error {
 	return c.packetConn.writePacket(append([]byte(nil), buf[off:]...))
 }
 
-// TestWriteExtendedLeavesRoom checks that a large channel write hands the
-// transport its packets with room to seal them in place, and the data
-// arrives intact.
-func TestWriteExtendedLeavesRoom(t *testing.T) {
+// roomPair opens a channel whose writing side's transport records the
+// room it is given around each packet.
+func roomPair(t *testing.T) (writer, reader Channel, rec *roomRecorder) {
 	a, b := memPipe()
-	rec := &roomRecorder{packetConn: b, t: t}
+	rec = &roomRecorder{packetConn: b, t: t}
 	sm, cm := newMux(a), newMux(rec)
-	defer sm.Close()
-	defer cm.Close()
+	t.Cleanup(func() {
+		sm.Close()
+		cm.Close()
+	})
 	res := make(chan Channel, 1)
 	go func() {
 		nc := <-sm.incomingChannels
@@ -496,11 +498,18 @@ func TestWriteExtendedLeavesRoom(t *testing.T) {
 		}
 		res <- ch
 	}()
-	writer, err := cm.openChannel("chan", nil)
+	w, err := cm.openChannel("chan", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader := <-res
+	return w, <-res, rec
+}
+
+// TestWriteExtendedLeavesRoom checks that a large channel write hands the
+// transport its packets with room to seal them in place, and the data
+// arrives intact.
+func TestWriteExtendedLeavesRoom(t *testing.T) {
+	writer, reader, rec := roomPair(t)
 	data := make([]byte, 200000)
 	rand.Read(data)
 	go writer.Write(data)
@@ -517,3 +526,133 @@ func TestWriteExtendedLeavesRoom(t *testing.T) {
 		t.Fatal("no packet was written with room around it")
 	}
 }
+
+// chunkReader hands out its data in reads of at most the sizes in chunks,
+// round and round, then io.EOF (or err). Before each read it checks that
+// ReadFrom called WaitRead exactly when it should: after a read shorter
+// than the buffer it was given, and never after one that filled it.
+type chunkReader struct {
+	t       *testing.T
+	data    []byte
+	chunks  []int
+	err     error
+	reads   int
+	waits   int
+	waited  bool // WaitRead was called since the last read
+	mustNot bool // the last read filled its buffer
+	bufs    []int
+}
+
+func (r *chunkReader) WaitRead() error {
+	if r.mustNot {
+		r.t.Errorf("WaitRead after read %d, which filled its buffer", r.reads)
+	}
+	r.waits++
+	r.waited = true
+	return nil
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if !r.waited && !r.mustNot {
+		r.t.Errorf("read %d without WaitRead after a short read", r.reads+1)
+	}
+	r.bufs = append(r.bufs, len(p))
+	if len(r.data) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		return 0, io.EOF
+	}
+	k := min(len(p), len(r.data), r.chunks[r.reads%len(r.chunks)])
+	copy(p, r.data[:k])
+	r.data = r.data[k:]
+	r.reads++
+	r.waited, r.mustNot = false, k == len(p)
+	return k, nil
+}
+
+// TestReadFromSendsAll sends three windows' worth through ReadFrom, in
+// reads of awkward sizes: every byte arrives in order, each read is into
+// at most one packet's worth, and the packets leave the transport room to
+// seal them in place. ReadFrom waits (WaitRead) only after short reads,
+// and returns the count and nil at EOF, leaving the channel open.
+func TestReadFromSendsAll(t *testing.T) {
+	writer, reader, rec := roomPair(t)
+	data := make([]byte, 3*channelWindowSize+12345)
+	rand.Read(data)
+	src := &chunkReader{t: t, data: data, chunks: []int{1, channelMaxPacket, 5000, channelMaxPacket, channelMaxPacket, 70000}}
+	done := make(chan error, 1)
+	go func() {
+		n, err := writer.(io.ReaderFrom).ReadFrom(src)
+		if err == nil && n != int64(len(data)) {
+			err = fmt.Errorf("ReadFrom returned %d, want %d", n, len(data))
+		}
+		if err == nil {
+			err = writer.CloseWrite()
+		}
+		done <- err
+	}()
+	got, err := io.ReadAll(reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, not the %d sent (or not in order)", len(got), len(data))
+	}
+	for i, n := range src.bufs {
+		if n > channelMaxPacket {
+			t.Fatalf("read %d into %d bytes, more than a packet's data (%d)", i, n, channelMaxPacket)
+		}
+	}
+	if src.waits == 0 || src.waits >= len(src.bufs) {
+		t.Errorf("%d WaitReads for %d reads: want some, and not one per read", src.waits, len(src.bufs))
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.offs) < len(data)/channelMaxPacket {
+		t.Errorf("%d packets written with room, want one per packet (at least %d)", len(rec.offs), len(data)/channelMaxPacket)
+	}
+}
+
+// TestReadFromErrors: data that comes with a read error is still sent, and
+// the error is ReadFrom's; a read that claims more than its buffer is an
+// error, and the window it reserved is given back; after CloseWrite,
+// ReadFrom sends nothing and says io.EOF.
+func TestReadFromErrors(t *testing.T) {
+	writer, reader, mux := channelPair(t)
+	defer writer.Close()
+	defer reader.Close()
+	defer mux.Close()
+
+	boom := errors.New("boom")
+	n, err := writer.ReadFrom(&chunkReader{t: t, data: []byte("hello"), chunks: []int{5}, err: boom})
+	if n != 5 || err != boom {
+		t.Fatalf("ReadFrom = %d, %v; want 5, boom", n, err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(reader, got); err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v; want hello", got, err)
+	}
+
+	before := writer.remoteWin.win
+	if _, err := writer.ReadFrom(badReader{}); err == nil {
+		t.Fatal("a read claiming more than its buffer was not an error")
+	}
+	if after := writer.remoteWin.win; after != before {
+		t.Errorf("window %d after a failed read, want %d back", after, before)
+	}
+
+	if err := writer.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := writer.ReadFrom(&chunkReader{t: t, data: []byte("late"), chunks: []int{4}}); n != 0 || err != io.EOF {
+		t.Fatalf("ReadFrom after CloseWrite = %d, %v; want 0, io.EOF", n, err)
+	}
+}
+
+type badReader struct{}
+
+func (badReader) Read(p []byte) (int, error) { return len(p) + 1, nil }
