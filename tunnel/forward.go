@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -131,6 +132,10 @@ func (f *forward) serve(ctx context.Context, ln net.Listener, wg *sync.WaitGroup
 			defer wg.Done()
 			f.handle(ctx, conn, board, clock, hold)
 		}()
+		// Let the new client's goroutine run first: it opens the channel
+		// (one packet to the server) before this one asks the listener for
+		// the next client, which usually finds none (EAGAIN) and parks.
+		runtime.Gosched()
 	}
 }
 
