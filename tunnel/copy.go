@@ -220,43 +220,42 @@ func writeAll(dst io.Writer, p []byte, n *atomic.Uint64) error {
 // returns when everything is closed. reqs is the channel's request stream:
 // it ends when the peer closes the channel or the link dies, which also ends
 // the bridge.
+//
+// The client's side goes up on the calling goroutine: right after the
+// channel opens it sends what the client already wrote, from a stack that
+// opening the channel has grown, while a new goroutine takes the way down.
 func bridge(conn net.Conn, ch ssh.Channel, reqs <-chan *ssh.Request, st *fwdStats) {
 	peerGone := make(chan struct{})
 	go func() {
 		ssh.DiscardRequests(reqs)
 		close(peerGone)
 	}()
-	upDone := make(chan error, 1)
+	upEnded := make(chan struct{})
+	downDone := make(chan struct{})
 	go func() {
-		err := copyCount(ch, conn, &st.bytesOut)
-		if err == nil {
-			ch.CloseWrite()
-		} else {
+		defer close(downDone)
+		if err := copyCount(conn, ch, &st.bytesIn); err != nil {
 			ch.Close()
 			conn.Close()
+			return
 		}
-		upDone <- err
-	}()
-	err := copyCount(conn, ch, &st.bytesIn)
-	if err == nil {
-		if cw, ok := conn.(closeWriter); ok {
-			cw.CloseWrite()
-		} else {
-			conn.Close()
-		}
+		closeWrite(conn)
 		select {
-		case <-upDone:
+		case <-upEnded:
 		case <-peerGone:
 			// The channel is closed (by the peer or with the link): nothing
 			// more can be sent, so stop reading the client.
 			conn.Close()
-			<-upDone
 		}
+	}()
+	if err := copyCount(ch, conn, &st.bytesOut); err == nil {
+		ch.CloseWrite()
 	} else {
 		ch.Close()
 		conn.Close()
-		<-upDone
 	}
+	close(upEnded)
+	<-downDone
 	ch.Close()
 	conn.Close()
 	// The request drainer ends when the peer confirms the close or the link
